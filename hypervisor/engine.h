@@ -1,0 +1,82 @@
+/* The engine interface: everything that runs guest instructions (KVM, the
+ * binary translator) implements these operations, and nothing above this
+ * layer knows which engine is underneath. */
+#ifndef VMLITE_ENGINE_H
+#define VMLITE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+#include "x86.h"
+
+struct vm;
+struct vcpu;
+
+/* Why vcpu_run() returned. Data for IN and MMIO reads is written by the
+ * core into the buffer the engine points at; the engine completes the
+ * instruction on the next vcpu_run(). */
+struct vcpu_exit {
+	enum exit_kind kind;
+	union {
+		struct {
+			uint16_t port;
+			uint8_t size;           /* 1, 2 or 4 */
+			bool is_write;
+			uint32_t count;         /* >1 for string I/O: count items of size */
+			uint8_t *data;
+		} io;
+		struct {
+			uint64_t gpa;
+			uint8_t len;
+			bool is_write;
+			uint8_t *data;
+		} mmio;
+		struct {
+			uint64_t code;          /* engine-specific reason code */
+			char why[160];
+		} fail;                         /* EXIT_INTERNAL, EXIT_FAIL_ENTRY */
+	};
+};
+
+enum vcpu_event_kind { EVENT_EXTINT, EVENT_EXCEPTION, EVENT_NMI };
+
+struct vcpu_event {
+	enum vcpu_event_kind kind;
+	uint8_t vector;
+	bool has_error;
+	uint32_t error;
+};
+
+struct engine_ops {
+	const char *name;
+	/* 0 when usable on this host; otherwise -1 with err_set() naming the fix. */
+	int (*probe)(void);
+	int (*vm_create)(struct vm *vm);
+	void (*vm_destroy)(struct vm *vm);
+	int (*vcpu_create)(struct vcpu *v);
+	void (*vcpu_destroy)(struct vcpu *v);
+	/* Runs the vCPU until something needs the core. -1 only on engine failure. */
+	int (*vcpu_run)(struct vcpu *v, struct vcpu_exit *exit);
+	int (*get_state)(struct vcpu *v, struct vcpu_state *st);
+	int (*set_state)(struct vcpu *v, const struct vcpu_state *st);
+	/* Queues an event for delivery at the next instruction boundary where the
+	 * guest can take it; returns -1 if the engine cannot queue it now. */
+	int (*inject)(struct vcpu *v, const struct vcpu_event *ev);
+	/* True if the guest can accept an external interrupt now (IF=1, no shadow). */
+	bool (*irq_window)(struct vcpu *v);
+	/* Called from another thread: make vcpu_run() return EXIT_INTR soon. */
+	void (*kick)(struct vcpu *v);
+};
+
+extern const struct engine_ops engine_kvm;
+/* Defined by binary-translation/; NULL-free: the translator always links. */
+extern const struct engine_ops engine_bt;
+
+/* Resolves "bt", "kvm" or "auto". For auto, *why says what was picked and why. */
+const struct engine_ops *engine_select(const char *name, char *why, size_t whylen);
+/* True when /dev/kvm is backed by VT-x/AMD-V rather than an emulating module. */
+bool kvm_is_hardware(char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,71 @@
+/* A virtual machine: memory, the two buses, devices, vCPUs and the engine. */
+#ifndef VMLITE_VM_H
+#define VMLITE_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "bus.h"
+#include "config.h"
+#include "engine.h"
+#include "memory.h"
+#include "stats.h"
+#include "x86.h"
+
+/* Process exit statuses. Odd values belong to the guest's debug-exit port
+ * ((v << 1) | 1, as QEMU's isa-debug-exit); vmlite's own outcomes are even. */
+#define VMLITE_EXIT_POWEROFF    0   /* guest powered off cleanly */
+#define VMLITE_EXIT_USAGE       2   /* bad command line or input file */
+#define VMLITE_EXIT_RESET       4   /* guest asked for a reset/reboot */
+#define VMLITE_EXIT_TRIPLE      6   /* triple fault (shutdown) */
+#define VMLITE_EXIT_HALTED      8   /* HLT with interrupts off: nothing can wake it */
+#define VMLITE_EXIT_INTERNAL   10   /* engine or emulation failure */
+#define VMLITE_EXIT_NOENGINE   12   /* the requested engine cannot run on this host */
+#define VMLITE_EXIT_SIGNAL    130   /* stopped by SIGINT/SIGTERM */
+
+enum vm_stop_reason {
+	STOP_NONE, STOP_DEBUG_EXIT, STOP_POWEROFF, STOP_RESET, STOP_TRIPLE,
+	STOP_HALTED, STOP_INTERNAL, STOP_SIGNAL
+};
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	pthread_t thread;
+	void *priv;                     /* engine-owned */
+	struct vm_stats stats;          /* written only by this vCPU's thread */
+	atomic_bool irq_pending;        /* set by interrupt sources, consumed by the loop */
+	uint8_t irq_vector;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	const struct engine_ops *engine;
+	void *engine_priv;
+	struct guest_memory mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+	pthread_mutex_t dev_lock;       /* device models run under one lock */
+	struct vcpu *vcpus;
+	int ncpus;
+	struct vcpu_state boot_state;   /* filled by the loader for the BSP */
+	atomic_int stop_reason;
+	int exit_status;
+	void *devices[16];              /* per-device state, indexed by device id */
+	struct vm_stats dev_stats;
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_ops *eng);
+void vm_destroy(struct vm *vm);
+/* Runs all vCPUs until the VM stops; returns the process exit status. */
+int vm_run(struct vm *vm);
+/* First caller wins; later requests are ignored so the first cause is reported. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status);
+bool vm_stopping(const struct vm *vm);
+void vm_stats_total(const struct vm *vm, struct vm_stats *out);
+/* Handles one exit in the core (bus dispatch, HLT, shutdown). */
+void vcpu_handle_exit(struct vcpu *v, struct vcpu_exit *exit);
+void vcpu_dump_state(struct vcpu *v, FILE *out);
+
+#endif
