@@ -152,10 +152,13 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 		if (c == 'h')
 			return CLI_RUN_HELP;
 		if (c == '?') {
-			if (optopt)
-				err_set("unknown option -%c; see 'vmlite run --help'", optopt);
+			const char *bad = argv[optind - 1];
+			if (!strncmp(bad, "--", 2) && strchr(bad, '='))
+				err_set("option %s is unknown or takes no value; see 'vmlite run --help'", bad);
+			else if (!strncmp(bad, "--", 2) || !optopt || optopt > 127)
+				err_set("unknown option %s; see 'vmlite run --help'", bad);
 			else
-				err_set("unknown option %s; see 'vmlite run --help'", argv[optind - 1]);
+				err_set("unknown option -%c; see 'vmlite run --help'", optopt);
 			return CLI_ERROR;
 		}
 		if (c == ':') {
