@@ -13,7 +13,7 @@ static bool kvm_missing(void)
 {
 	if (access("/dev/kvm", R_OK | W_OK) == 0)
 		return false;
-	printf("\n  SKIP: /dev/kvm is not usable here; KVM engine case not run\n");
+	unit_skip("/dev/kvm is not usable here; KVM engine case not run");
 	return true;
 }
 
