@@ -35,7 +35,8 @@ struct vcpu {
 	pthread_t thread;
 	void *priv;                     /* engine-owned */
 	struct vm_stats stats;          /* written only by this vCPU's thread */
-	atomic_bool irq_pending;        /* set by interrupt sources, consumed by the loop */
+	/* 1 iff an interrupt/NMI awaits this vCPU (irq.h); an int so HLT can futex-wait on it. */
+	atomic_int irq_pending;
 	uint8_t irq_vector;
 };
 
