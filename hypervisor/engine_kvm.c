@@ -400,6 +400,12 @@ static bool kvm_irq_window(struct vcpu *v)
 	return c->run->ready_for_interrupt_injection && (c->run->if_flag);
 }
 
+static void kvm_want_irq_window(struct vcpu *v, bool on)
+{
+	struct kvm_vcpu *c = v->priv;
+	c->run->request_interrupt_window = on;
+}
+
 static void kvm_kick(struct vcpu *v)
 {
 	struct kvm_vcpu *c = v->priv;
@@ -422,5 +428,6 @@ const struct engine_ops engine_kvm = {
 	.set_state = kvm_set_state,
 	.inject = kvm_inject,
 	.irq_window = kvm_irq_window,
+	.want_irq_window = kvm_want_irq_window,
 	.kick = kvm_kick,
 };
