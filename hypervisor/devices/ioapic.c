@@ -170,6 +170,8 @@ int ioapic_vm_init(struct vm *vm)
 	if (!io)
 		return err_set("out of memory");
 	io->vm = vm;
+	/* The MADT (acpi.c) gives the IOAPIC the ID after the last CPU. */
+	io->id = (uint32_t)(vm->cfg && vm->cfg->cpus > 0 ? vm->cfg->cpus : 1) & 0xf;
 	for (unsigned i = 0; i < IOAPIC_PINS; i++)
 		io->rte[i] = RTE_MASKED;
 	vm->devices[DEV_IOAPIC] = io;

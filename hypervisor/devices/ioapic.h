@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define IOAPIC_BASE 0xFEC00000ull
+#define IOAPIC_BASE        0xfec00000ull
 #define IOAPIC_PINS 24
 
 struct vm;

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LAPIC_BASE      0xFEE00000ull
+#define LAPIC_BASE         0xfee00000ull
 #define LAPIC_BUS_HZ    1000000000ull
 #define MSR_APIC_BASE   0x1B
 #define MSR_TSC_DEADLINE 0x6E0
