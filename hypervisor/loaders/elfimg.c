@@ -144,6 +144,10 @@ static int ehdr_check(const struct boot_image *k, Elf *e, GElf_Ehdr *eh, int cls
 	if (elf_getphdrnum(e, phnum) != 0)
 		return err_set("cannot count ELF program headers (libelf: %s); the image is corrupt",
 			       elf_errmsg(-1));
+	/* libelf clamps the count to what fits in the file; the header's own
+	 * count is what the kernel was linked with. */
+	if (eh->e_phnum != PN_XNUM)
+		*phnum = eh->e_phnum;
 	if (*phnum == 0)
 		return err_set("ELF image has no program headers; pass a linked kernel, not an object file");
 	if (eh->e_phoff > k->len || *phnum > (k->len - eh->e_phoff) / phsz)
