@@ -316,7 +316,7 @@ static void test_real_bzimage(void)
 {
 	glob_t g;
 	if (glob("/boot/vmlinuz-*", 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-		printf("\n    SKIP: no /boot/vmlinuz-* on this host (apt-get install linux-image-amd64) ");
+		unit_skip("no /boot/vmlinuz-* on this host (apt-get install linux-image-amd64); real bzImage not checked");
 		return;
 	}
 	const char *path = g.gl_pathv[g.gl_pathc - 1];
