@@ -90,6 +90,9 @@ static int aout_load(struct guest_memory *m, const struct boot_image *k, long ho
 	if (memend > top)
 		return err_set("multiboot kernel [0x%x-0x%llx) lies outside guest RAM (RAM below 4 GiB ends at 0x%llx); raise --memory",
 			       load_addr, (unsigned long long)memend, (unsigned long long)top);
+	if ((uint64_t)header_addr + 32 > end)
+		return err_set("multiboot a.out kludge: header_addr 0x%x is outside the loaded image [0x%x-0x%llx); fix the multiboot header",
+			       header_addr, load_addr, (unsigned long long)end);
 	if (entry < load_addr || entry >= end)
 		return err_set("multiboot a.out kludge: entry_addr 0x%x is outside the loaded image [0x%x-0x%llx); fix the multiboot header",
 			       entry, load_addr, (unsigned long long)end);

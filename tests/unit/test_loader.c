@@ -289,6 +289,10 @@ static void test_mb_aout_malformed(void)
 	f[2] = f[1];
 	aout_fails(f, len, "is not above load_addr");
 	aout_defaults(f, len);
+	f[2] = f[0] + 16;
+	f[4] = f[0] - 4;
+	aout_fails(f, len, "header_addr 0x100040 is outside the loaded image");
+	aout_defaults(f, len);
 	f[4] = f[2];
 	aout_fails(f, len, "entry_addr 0x103000 is outside the loaded image");
 	aout_defaults(f, len);
