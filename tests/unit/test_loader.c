@@ -438,7 +438,8 @@ static void test_mb_initrd_too_big(void)
 	TL_FAILS(mb_load(&m, img, len, rd, rdlen, NULL, &st),
 		 "initrd (40 MiB) does not fit in guest RAM (32 MiB); raise --memory");
 	/* Just too big: fits RAM but not above the kernel. */
-	TL_FAILS(mb_load(&m, img, len, rd, TL_RAM - 0x105000 + 1, NULL, &st), "raise --memory");
+	TL_FAILS(mb_load(&m, img, len, rd, TL_RAM - 0x105000 + 1, NULL, &st),
+		 "next to the kernel: only 30 MiB free in [0x105000-0x2000000); raise --memory");
 	CU_ASSERT_EQUAL(mb_load(&m, img, len, rd, TL_RAM - 0x105000, NULL, &st), 0);
 	free(rd);
 	free(img);
@@ -551,6 +552,11 @@ static void test_load_files(void)
 	img = tl_elf_build(&t, &len);
 	kern = tmpfile_with("elf32", img, len, 0);
 	TL_FAILS(loader_load(&m, kern, NULL, NULL, &st), "32-bit ELF without a multiboot header");
+	/* Cut before the multiboot header: the message blames the truncation. */
+	((Elf32_Ehdr *)img)->e_shoff = (Elf32_Off)len;
+	((Elf32_Ehdr *)img)->e_shnum = 3;
+	kern = tmpfile_with("cut", img, 0x180, 0);
+	TL_FAILS(loader_load(&m, kern, NULL, NULL, &st), "is a truncated 32-bit ELF (384 bytes");
 	free(img);
 	mem_destroy(&m);
 	char cmd[160];

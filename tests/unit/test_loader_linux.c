@@ -178,7 +178,8 @@ static void test_bz_malformed(void)
 	TL_FAILS(bz_load(&m, img, len, rd, big, NULL, &st),
 		 "initrd (40 MiB) does not fit in guest RAM (32 MiB); raise --memory");
 	/* Fits in RAM but not above the kernel's decompression area (20 MiB). */
-	TL_FAILS(bz_load(&m, img, len, rd, 12u << 20 | 1, NULL, &st), "raise --memory");
+	TL_FAILS(bz_load(&m, img, len, rd, 12u << 20 | 1, NULL, &st),
+		 "initrd (13 MiB) does not fit in guest RAM (32 MiB) next to the kernel: only 12 MiB free in [0x1400000-0x2000000)");
 	CU_ASSERT_EQUAL(bz_load(&m, img, len, rd, 12u << 20, NULL, &st), 0);
 	p32(img + 0x22c, 0x13fffff);    /* initrd_addr_max below the kernel's end */
 	TL_FAILS(bz_load(&m, img, len, rd, 4096, NULL, &st), "does not fit");
