@@ -84,7 +84,7 @@ static int aout_load(struct guest_memory *m, const struct boot_image *k, long ho
 		memend = bss_end;
 	}
 	if (load_addr < LOADER_KERNEL_MIN)
-		return err_set("multiboot a.out kludge: load_addr 0x%x lies below 1 MiB (loader data and the VGA/BIOS hole live there); link the kernel at or above 0x100000",
+		return err_set("multiboot a.out kludge: load_addr 0x%x lies below 1 MiB (loader data, ACPI and the VGA/BIOS hole live there); link the kernel at or above 0x100000",
 			       load_addr);
 	uint64_t top = mem_low_top(m);
 	if (memend > top)
