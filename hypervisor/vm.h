@@ -37,6 +37,7 @@ struct vcpu {
 	struct vm_stats stats;          /* written only by this vCPU's thread */
 	/* 1 iff an interrupt/NMI awaits this vCPU (irq.h); an int so HLT can futex-wait on it. */
 	atomic_int irq_pending;
+	atomic_bool halted;             /* asleep in vcpu_irq_wait(): waking needs no kick */
 	uint8_t irq_vector;
 };
 
