@@ -61,8 +61,11 @@ void vcpu_irq_update(struct vcpu *v)
 	if (!now || was)
 		return;
 	futex(&v->irq_pending, FUTEX_WAKE_PRIVATE, 1, NULL);
-	/* The vCPU's own thread checks the flag before re-entering the guest. */
-	if (current_vcpu != v && v->vm->engine && v->vm->engine->kick)
+	/* The vCPU's own thread checks the flag before re-entering the guest,
+	 * and a halted one re-checks it after the wake-up: neither needs a kick
+	 * (which would cost the next vcpu_run a spurious exit). */
+	if (current_vcpu != v && !atomic_load(&v->halted) && v->vm->engine &&
+	    v->vm->engine->kick)
 		v->vm->engine->kick(v);
 }
 
@@ -145,6 +148,8 @@ void vcpu_irq_wait(struct vcpu *v)
 	/* The timeout only bounds how late a stop request (which signals the
 	 * thread) can be noticed if it lands between the check and the wait. */
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	atomic_store(&v->halted, true);
 	while (!vm_stopping(v->vm) && !atomic_load(&v->irq_pending))
 		futex(&v->irq_pending, FUTEX_WAIT_PRIVATE, 0, &ts);
+	atomic_store(&v->halted, false);
 }
