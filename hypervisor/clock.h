@@ -27,7 +27,14 @@ uint64_t clock_now_ns(void);
 /* Host wall-clock time (ns since the Unix epoch) advancing with clock_now_ns. */
 uint64_t clock_realtime_ns(void);
 
-/* Virtual TSC frequency advertised to guests: CPUID 0x15, then the hypervisor
+/* The translator's RDTSC returns clock_tsc_now(). The LAPIC's TSC-deadline
+ * MSR assumes guest TSC == clock_tsc_now(): an engine that lets the guest
+ * write the TSC must subtract its offset before passing 0x6E0 on. CPUID
+ * advertises clock_tsc_hz() in leaf 0x15/0x16 or the hypervisor timing leaf
+ * 0x40000010 (EAX TSC kHz, EBX LAPIC bus kHz = 1000000) so Linux skips
+ * calibration and gets exact frequencies.
+ *
+ * Virtual TSC frequency advertised to guests: CPUID 0x15, then the hypervisor
  * timing leaf 0x40000010, then CPUID 0x16, else 2.0 GHz. Fixed for the run. */
 uint64_t clock_tsc_hz(void);
 uint64_t clock_tsc_now(void);

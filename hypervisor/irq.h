@@ -38,6 +38,15 @@
  *  - HLT: return EXIT_HLT; the core sleeps in vcpu_irq_wait() (no polling)
  *    until irq_pending or a stop, then resumes after the HLT.
  *
+ * MSRs: RDMSR/WRMSR of 0x1B, 0x6E0 and 0x800-0x8FF go to lapic_msr_read/
+ * lapic_msr_write (lapic.h); -1 means inject #GP. The KVM engine gets them
+ * as user-space MSR exits.
+ *
+ * MMIO: the LAPIC page is per vCPU, so the device must know which vCPU is
+ * accessing it. vcpu_handle_exit() records it; an engine that calls
+ * bus_access() itself (bypassing EXIT_MMIO) calls irq_set_current(v) once on
+ * each vCPU thread first.
+ *
  * LOCKING. irq_line_set, vcpu_irq_update and all device internals: dev_lock
  * held. vcpu_irq_ack, vcpu_nmi_ack, vcpu_irq_deliver, vcpu_irq_wait and the
  * lapic_msr_* hooks (lapic.h): called WITHOUT dev_lock (they take it). */

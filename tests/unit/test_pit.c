@@ -127,7 +127,36 @@ static void test_pit_mode3_and_lsb_only(void)
 	fx_destroy(&vm);
 }
 
+/* Linux's PIT clockevent in one-shot mode: mode 4, a new count per event. */
+static void test_pit_mode4_oneshot(void)
+{
+	struct vm vm;
+	fx_init(&vm, 1);
+	fx_pic_linux_init(&vm, false);
+	fx_out(&vm, 0x21, 0xfe);
+	fx_out(&vm, 0x43, 0x38);
+	for (int i = 0; i < 3; i++) {
+		fx_out(&vm, 0x40, 0x9c);
+		fx_out(&vm, 0x40, 0x2e);                /* 11932: 10 ms */
+		fx_advance(&vm, 9 * MS);
+		CU_ASSERT_EQUAL(drain_irq0(&vm), 0);
+		fx_advance(&vm, 2 * MS);
+		CU_ASSERT_EQUAL(drain_irq0(&vm), 1);
+		fx_advance(&vm, 50 * MS);
+		CU_ASSERT_EQUAL(drain_irq0(&vm), 0);    /* one event per count */
+	}
+	/* Read-back of ch0's count and status together: status first. */
+	fx_out(&vm, 0x40, 0x10);
+	fx_out(&vm, 0x40, 0x00);
+	fx_out(&vm, 0x43, 0xc2);
+	CU_ASSERT_EQUAL(fx_in(&vm, 0x40), 0x80 | 0x30 | (4 << 1));
+	CU_ASSERT_EQUAL(fx_in(&vm, 0x40), 0x10);
+	CU_ASSERT_EQUAL(fx_in(&vm, 0x40), 0x00);
+	fx_destroy(&vm);
+}
+
 UNIT_SUITE(pit,
+	UNIT_CASE(test_pit_mode4_oneshot),
 	UNIT_CASE(test_pit_mode0_out2),
 	UNIT_CASE(test_pit_gate_and_latch),
 	UNIT_CASE(test_pit_periodic_irq0),
