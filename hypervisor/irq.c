@@ -10,6 +10,7 @@
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
 #include "devices/pic8259.h"
+#include "devices/pit8254.h"
 #include "vm.h"
 
 static __thread struct vcpu *current_vcpu;
@@ -35,6 +36,12 @@ void irq_line_set(struct vm *vm, unsigned irq, bool level)
 		pic_set_irq(vm, irq, level);
 	if (irq < IRQ_GSI_COUNT)
 		ioapic_set_irq(vm, irq_isa_to_gsi(irq), level);
+}
+
+void irq_isa_acked(struct vm *vm, unsigned irq)
+{
+	if (irq == 0)
+		pit_irq0_acked(vm);
 }
 
 /* Exact pending state; dev_lock held. Without local APICs (unit tests of
@@ -89,6 +96,8 @@ int vcpu_irq_ack(struct vcpu *v)
 	pthread_mutex_lock(&vm->dev_lock);
 	struct lapic *l = lapic_get(vm, v->id);
 	int vector = l ? lapic_ack(l) : -1;
+	if (vector >= 0 && ioapic_pin_vector(vm, irq_isa_to_gsi(0)) == vector)
+		irq_isa_acked(vm, 0);
 	if (vector < 0 && pic_output(vm)) {
 		bool wired = l ? lapic_accepts_pic(l) : v->id == 0;
 		if (wired)

@@ -74,6 +74,9 @@ unsigned irq_isa_to_gsi(unsigned irq);
  * LINT0 listens) could accept may have changed. dev_lock held. */
 void irq_cpu_changed(struct vm *vm, int cpu);
 void irq_pic_changed(struct vm *vm);
+/* A CPU acknowledged ISA IRQ n (PIC INTA or, via the IOAPIC, the LAPIC
+ * accepting its vector). The PIT uses it to re-inject missed ticks. */
+void irq_isa_acked(struct vm *vm, unsigned irq);
 
 void vcpu_irq_update(struct vcpu *v);
 int vcpu_irq_ack(struct vcpu *v);

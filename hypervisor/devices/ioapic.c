@@ -73,6 +73,14 @@ void ioapic_set_irq(struct vm *vm, unsigned pin, bool level)
 		deliver(io, pin);
 }
 
+int ioapic_pin_vector(struct vm *vm, unsigned pin)
+{
+	struct ioapic *io = ioapic_of(vm);
+	if (!io || pin >= IOAPIC_PINS || (io->rte[pin] & RTE_MASKED))
+		return -1;
+	return (int)(io->rte[pin] & 0xff);
+}
+
 void ioapic_eoi(struct vm *vm, uint8_t vector)
 {
 	struct ioapic *io = ioapic_of(vm);

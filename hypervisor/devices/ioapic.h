@@ -13,6 +13,8 @@ struct vm;
 int ioapic_vm_init(struct vm *vm);
 void ioapic_vm_destroy(struct vm *vm);
 void ioapic_set_irq(struct vm *vm, unsigned pin, bool level);
+/* The vector an unmasked pin delivers, or -1. */
+int ioapic_pin_vector(struct vm *vm, unsigned pin);
 /* EOI broadcast from a local APIC for a level-triggered vector. */
 void ioapic_eoi(struct vm *vm, uint8_t vector);
 

@@ -125,7 +125,7 @@ int pic_intack(struct vm *vm)
 	if (!p)
 		return -1;
 	struct pic_chip *m = &p->chip[0], *s = &p->chip[1];
-	int vector;
+	int vector, acked = -1;
 	int n = chip_pending(m, true);
 	if (n < 0) {
 		vector = m->base + 7;           /* request vanished: spurious IRQ7 */
@@ -134,6 +134,7 @@ int pic_intack(struct vm *vm)
 		if (n2 >= 0) {
 			chip_ack(s, n2);
 			vector = s->base + n2;
+			acked = 8 + n2;
 		} else {
 			vector = s->base + 7;   /* spurious IRQ15 */
 		}
@@ -141,8 +142,11 @@ int pic_intack(struct vm *vm)
 	} else {
 		chip_ack(m, n);
 		vector = m->base + n;
+		acked = n;
 	}
 	pic_update(p);
+	if (acked >= 0)
+		irq_isa_acked(vm, (unsigned)acked);
 	return vector;
 }
 

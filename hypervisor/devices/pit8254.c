@@ -35,6 +35,11 @@ struct pit {
 	uint8_t port61;         /* bits 0-3 as written */
 	bool irq_high;
 	struct clock_timer timer;
+	/* Re-injection (pit8254.h): ticks owed and the tick awaiting its ack. */
+	uint64_t fired_periods;         /* periods accounted for since the load */
+	uint64_t owed;
+	bool in_flight;
+	uint64_t in_flight_since;
 };
 
 static uint64_t ns_to_ticks(uint64_t ns)
@@ -128,6 +133,15 @@ static void ch0_schedule(struct pit *p, uint64_t now)
 	clock_timer_arm(&p->timer, c->load_ns + ticks_to_ns(target));
 }
 
+static void pit_tick(struct pit *p, uint64_t now)
+{
+	p->owed--;
+	p->in_flight = true;
+	p->in_flight_since = now;
+	irq0_set(p, true);
+	irq0_set(p, false);
+}
+
 static void ch0_fire(void *opaque, uint64_t now)
 {
 	struct pit *p = opaque;
@@ -136,11 +150,40 @@ static void ch0_fire(void *opaque, uint64_t now)
 		return;
 	if (c->mode == 0 || c->mode == 1) {
 		irq0_set(p, true);      /* OUT stays high until reprogrammed */
+	} else if (c->mode == 2 || c->mode == 3) {
+		uint64_t periods = elapsed(c, now) / c->n;
+		uint64_t cap = ns_to_ticks(PIT_MAX_BACKLOG_NS) / c->n + 1;
+		p->owed += periods - p->fired_periods;
+		p->fired_periods = periods;
+		if (p->owed > cap)
+			p->owed = cap;
+		if (p->in_flight && now - p->in_flight_since > PIT_ACK_TIMEOUT_NS) {
+			/* Nobody is taking IRQ0 (masked, or the edge was lost to a
+			 * controller reset): keep no backlog, but keep ticking so a
+			 * lost edge cannot stop the clock. */
+			p->owed = 0;
+			irq0_set(p, true);
+			irq0_set(p, false);
+		} else if (!p->in_flight && p->owed) {
+			pit_tick(p, now);
+		}
 	} else {
 		irq0_set(p, true);
 		irq0_set(p, false);
 	}
 	ch0_schedule(p, now);
+}
+
+void pit_irq0_acked(struct vm *vm)
+{
+	struct pit *p = vm->devices[DEV_PIT];
+	if (!p || !p->in_flight)
+		return;
+	p->in_flight = false;
+	/* The replayed edge latches in IRR/ISR-blocked state and is taken after
+	 * the guest's EOI for the tick it is handling now. */
+	if (p->owed)
+		pit_tick(p, clock_now_ns());
 }
 
 static void chan_load(struct pit *p, int i, uint32_t count)
@@ -157,6 +200,9 @@ static void chan_load(struct pit *p, int i, uint32_t count)
 	if (c->counting && !c->gate)
 		c->frozen = true;
 	if (i == 0) {
+		p->owed = 0;
+		p->fired_periods = 0;
+		p->in_flight = false;
 		irq0_set(p, false);
 		ch0_schedule(p, now);
 	}
