@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -148,6 +149,7 @@ struct clock_state {
 	struct clock_timer *timers;
 	pthread_cond_t cond;            /* waits on vm->dev_lock */
 	pthread_t thread;
+	bool want_thread;
 	bool thread_running;
 	bool stop;
 };
@@ -191,10 +193,17 @@ void clock_timer_remove(struct clock_timer *t)
 	t->linked = false;
 }
 
+static int clock_thread_start(struct clock_state *c);
+
 void clock_timer_arm(struct clock_timer *t, uint64_t deadline_ns)
 {
 	t->deadline = deadline_ns;
 	t->armed = true;
+	struct clock_state *c = t->vm ? clock_of(t->vm) : NULL;
+	/* The thread starts with the first deadline, i.e. once the guest runs and
+	 * every device has registered its timers (the list is then fixed). */
+	if (c && c->want_thread && !c->thread_running)
+		clock_thread_start(c);
 	clock_poke(t->vm);
 }
 
@@ -268,21 +277,28 @@ int clock_vm_init(struct vm *vm, bool start_thread)
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	vm->devices[DEV_CLOCK] = c;
-	if (start_thread) {
-		/* The timer thread must not take signals meant for vCPUs or main. */
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		int rc = pthread_create(&c->thread, NULL, clock_thread, c);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (rc != 0) {
-			vm->devices[DEV_CLOCK] = NULL;
-			pthread_cond_destroy(&c->cond);
-			free(c);
-			return err_set("cannot start the timer thread: %s", strerror(rc));
-		}
-		c->thread_running = true;
+	c->want_thread = start_thread;
+	return 0;
+}
+
+/* Called with dev_lock held; the new thread waits for it. If the thread
+ * cannot be created, timers fire only when clock_run_expired() is called,
+ * and the guest notices missing ticks: say so once. */
+static int clock_thread_start(struct clock_state *c)
+{
+	/* The timer thread must not take signals meant for vCPUs or main. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int rc = pthread_create(&c->thread, NULL, clock_thread, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		c->want_thread = false;
+		fprintf(stderr, "vmlite: cannot start the timer thread (%s): guest timers stop\n",
+			strerror(rc));
+		return -1;
 	}
+	c->thread_running = true;
 	return 0;
 }
 

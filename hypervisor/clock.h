@@ -61,8 +61,9 @@ struct clock_timer {
 	struct clock_timer *next;
 };
 
-/* Per-VM timer state (vm->devices[DEV_CLOCK]). start_thread is false in unit
- * tests, which call clock_run_expired() themselves. */
+/* Per-VM timer state (vm->devices[DEV_CLOCK]). With start_thread the timer
+ * thread starts at the first clock_timer_arm() (so devices register timers
+ * while no thread runs); unit tests pass false and call clock_run_expired(). */
 int clock_vm_init(struct vm *vm, bool start_thread);
 void clock_vm_destroy(struct vm *vm);
 
