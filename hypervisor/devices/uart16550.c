@@ -185,12 +185,12 @@ uint8_t uart_read(struct uart *u, unsigned off)
 		if (u->lcr & UART_LCR_DLAB)
 			return u->dll;
 		if (u->rx_count) {
-			v = u->rx[u->rx_head];
+			v = u->rbr = u->rx[u->rx_head];
 			u->rx_head = (u->rx_head + 1) % UART_FIFO_SIZE;
 			if (--u->rx_count == 0)
 				u->lsr &= (uint8_t)~UART_LSR_DR;
 		} else {
-			v = u->rx[u->rx_head];  /* RBR keeps the last character */
+			v = u->rbr;             /* RBR keeps the last character */
 		}
 		break;
 	case UART_IER:

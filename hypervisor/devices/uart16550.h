@@ -73,6 +73,7 @@ typedef void (*uart_irq_fn)(void *opaque, int level);
 struct uart {
 	uint8_t rx[UART_FIFO_SIZE];     /* ring: in FIFO mode all 16, else only one byte */
 	unsigned rx_head, rx_count;
+	uint8_t rbr;                    /* last character read, for reads of an empty RBR */
 	uint8_t ier, fcr, lcr, mcr, lsr, msr, scr, dll, dlm;
 	uint8_t host_msr;               /* modem inputs when not in loopback */
 	bool thr_pending;               /* THRE interrupt latched, see uart_write(UART_TX) */
