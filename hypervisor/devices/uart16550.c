@@ -416,7 +416,7 @@ static size_t uart_escapes(struct uart_dev *d, uint8_t *buf, size_t n)
 			 * status 0, reason STOP_POWEROFF. */
 			d->quit = true;
 			if (d->in_fd == STDIN_FILENO && isatty(STDIN_FILENO))
-				fprintf(stderr, "\r\nvmlite: terminated by Ctrl-A x\r\n");
+				fprintf(stderr, "\nvmlite: terminated by Ctrl-A x\n");
 			vm_request_stop(d->vm, STOP_POWEROFF, VMLITE_EXIT_POWEROFF);
 			break;
 		case CTRL_A:
@@ -424,7 +424,7 @@ static size_t uart_escapes(struct uart_dev *d, uint8_t *buf, size_t n)
 			break;
 		case 'h':
 		case 'H':
-			fprintf(stderr, "\r\nvmlite console: Ctrl-A x quit, Ctrl-A Ctrl-A send Ctrl-A\r\n");
+			fprintf(stderr, "\nvmlite console: Ctrl-A x quit, Ctrl-A Ctrl-A send Ctrl-A, Ctrl-A h this help\n");
 			break;
 		default:
 			break;          /* unknown command: both keys are swallowed */
@@ -532,16 +532,19 @@ void uart_input_stop(struct vm *vm)
 }
 
 /* stdin feeds COM1 when --serial stdio. A terminal is read raw with the
- * Ctrl-A escapes, but only from the foreground: a background vmlite would be
- * stopped by SIGTTIN/SIGTTOU, so it gets no input instead. */
+ * Ctrl-A escapes, but not by a background job of it: that would be stopped by
+ * SIGTTIN/SIGTTOU, so it gets no input instead. Input that arrives before the
+ * guest's driver sets the UART up is lost when the driver resets the FIFO,
+ * as on hardware: feed a guest after it prompts. */
 static int uart_stdin_start(struct vm *vm)
 {
 	if (fcntl(STDIN_FILENO, F_GETFD) < 0)
 		return 0;               /* stdin closed */
 	if (!isatty(STDIN_FILENO))
 		return uart_input_start(vm, STDIN_FILENO, false);
-	if (tcgetpgrp(STDIN_FILENO) != getpgrp())
-		return 0;
+	pid_t fg = tcgetpgrp(STDIN_FILENO);
+	if (fg >= 0 && fg != getpgrp())
+		return 0;               /* a background job of this terminal */
 	if (tty_make_raw() < 0)
 		return -1;
 	if (uart_input_start(vm, STDIN_FILENO, true) < 0) {

@@ -295,9 +295,10 @@ static void test_com1_escapes(void)
 	for (int i = 0; i < 2000 && !vm_stopping(&vm); i++)
 		usleep(1000);
 	CU_ASSERT_TRUE(vm_stopping(&vm));
+	uart_input_stop(&vm);                   /* joined: its writes are visible */
 	CU_ASSERT_EQUAL(atomic_load(&vm.stop_reason), STOP_POWEROFF);
 	CU_ASSERT_EQUAL(vm.exit_status, VMLITE_EXIT_POWEROFF);
-	vm_destroy(&vm);                        /* stops the reader */
+	vm_destroy(&vm);
 	close(p[0]);
 	close(p[1]);
 }
