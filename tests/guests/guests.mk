@@ -21,7 +21,7 @@ else
 GQ := @
 endif
 
-GUESTS := hello exitcode cpuid longmode exceptions portio memtest mbinfo triple
+GUESTS := hello exitcode cpuid longmode exceptions paging32 breakpoint iret iretq portio memtest mbinfo triple
 
 GUEST_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-builtin \
 	-fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
@@ -60,7 +60,7 @@ $(GUEST_OBJ)/%.64.o: $(GUEST_SRC)/%.c
 $(GUEST_OBJ)/rt/%.o: $(GUEST_SRC)/rt/%.S
 	@mkdir -p $(dir $@)
 	@$(if $(GQ),echo '  GUEST AS    $<')
-	$(GQ)$(GUEST_CC) -m64 -MMD -MP -c -o $@ $<
+	$(GQ)$(GUEST_CC) -m64 -MMD -MP $(GUEST_EXTRA_ASFLAGS) -c -o $@ $<
 
 $(GUEST_OBJ)/rt/mbheader-aout.o: $(GUEST_SRC)/rt/mbheader.S
 	@mkdir -p $(dir $@)

@@ -55,7 +55,24 @@ isr32_common:
 	addl $4, %esp
 	popal
 	addl $8, %esp           /* vector and error code */
+#ifdef RT_RESUME_IRET
 	iretl
+#else
+	/* Same-privilege IRET done as POPF; RET. The exception tests check
+	 * delivery, not IRET, and KVM's instruction emulator (which runs guest
+	 * kernel mode on kvm_pvm hosts) cannot emulate a 32-bit protected-mode
+	 * IRET (IRETQ in long mode works, so isr64.S uses it); the iret guest
+	 * tests IRET itself. Build with -DRT_RESUME_IRET to use IRET here too.
+	 * Stack: EIP, CS, EFLAGS. */
+	pushl %eax
+	movl 4(%esp), %eax      /* EIP */
+	xchgl %eax, 12(%esp)    /* EFLAGS slot := EIP, EAX := EFLAGS */
+	movl %eax, 8(%esp)      /* CS slot := EFLAGS */
+	popl %eax
+	addl $4, %esp
+	popfl
+	ret
+#endif
 
 	.section .rodata
 	.align 4
