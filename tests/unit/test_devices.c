@@ -1,6 +1,8 @@
 /* The foundation devices as a guest sees them: a whole vm (null engine, every
  * registered device) driven through its port I/O bus, the way a vCPU exit is. */
 #include <fcntl.h>
+#include <pty.h>
+#include <termios.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -303,6 +305,59 @@ static void test_com1_escapes(void)
 	close(p[1]);
 }
 
+/* Field by field: the struct has padding that tcgetattr() leaves alone. */
+static bool termios_same(const struct termios *a, const struct termios *b)
+{
+	return a->c_iflag == b->c_iflag && a->c_oflag == b->c_oflag &&
+	       a->c_cflag == b->c_cflag && a->c_lflag == b->c_lflag &&
+	       !memcmp(a->c_cc, b->c_cc, sizeof(a->c_cc)) &&
+	       cfgetispeed(a) == cfgetispeed(b) && cfgetospeed(a) == cfgetospeed(b);
+}
+
+/* --serial stdio on a terminal: raw while the VM exists (keys such as Ctrl-C
+ * reach the guest), the Ctrl-A escapes work, and destroying the VM puts the
+ * terminal back exactly as it was. The pty stands in for the user's tty. */
+static void test_com1_stdio_tty(void)
+{
+	int master, slave;
+	CU_ASSERT_FATAL(openpty(&master, &slave, NULL, NULL, NULL) == 0);
+	struct termios before, during, after;
+	CU_ASSERT_FATAL(tcgetattr(slave, &before) == 0);
+	CU_ASSERT_TRUE(before.c_lflag & ICANON);
+	int saved_stdin = dup(STDIN_FILENO);
+	CU_ASSERT_FATAL(saved_stdin >= 0 && dup2(slave, STDIN_FILENO) == STDIN_FILENO);
+
+	struct vm vm;
+	struct vm_config cfg;
+	config_defaults(&cfg);
+	cfg.mem_size = 16ull << 20;
+	cfg.serial = SERIAL_STDIO;
+	int rc = vm_create(&vm, &cfg, &engine_null);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc == 0) {
+		CU_ASSERT_EQUAL(tcgetattr(slave, &during), 0);
+		CU_ASSERT_FALSE(during.c_lflag & (ICANON | ECHO | ISIG));
+		CU_ASSERT_FALSE(during.c_iflag & (ICRNL | IXON));
+		CU_ASSERT_TRUE(during.c_oflag & OPOST);         /* output stays cooked */
+		outp(&vm, 0x3fa, 1, 0x07);
+		CU_ASSERT_EQUAL(write(master, "q\x03\r", 3), 3);
+		uint8_t got[3] = { 0 };
+		CU_ASSERT_EQUAL(guest_read(&vm, got, 3), 3);
+		CU_ASSERT_EQUAL(memcmp(got, "q\x03\r", 3), 0);  /* no ICRNL, no SIGINT */
+		CU_ASSERT_EQUAL(write(master, "\x01x", 2), 2);
+		for (int i = 0; i < 2000 && !vm_stopping(&vm); i++)
+			usleep(1000);
+		CU_ASSERT_EQUAL(atomic_load(&vm.stop_reason), STOP_POWEROFF);
+		vm_destroy(&vm);
+	}
+	CU_ASSERT_EQUAL(tcgetattr(slave, &after), 0);
+	CU_ASSERT_TRUE(termios_same(&after, &before));
+	dup2(saved_stdin, STDIN_FILENO);
+	close(saved_stdin);
+	close(slave);
+	close(master);
+}
+
 UNIT_SUITE(devices,
 	UNIT_CASE(test_debug_exit),
 	UNIT_CASE(test_post),
@@ -310,4 +365,5 @@ UNIT_SUITE(devices,
 	UNIT_CASE(test_i8042_reset),
 	UNIT_CASE(test_com1_bus),
 	UNIT_CASE(test_com1_input_pipe),
-	UNIT_CASE(test_com1_escapes))
+	UNIT_CASE(test_com1_escapes),
+	UNIT_CASE(test_com1_stdio_tty))
