@@ -7,10 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "device.h"
+#include "devices/i8042.h"
 #include "devices/ioapic.h"
 #include "devices/lapic.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
+#include "devices/uart16550.h"
 #include "vm.h"
 
 static __thread struct vcpu *current_vcpu;
@@ -162,3 +165,34 @@ void vcpu_irq_wait(struct vcpu *v)
 		futex(&v->irq_pending, FUTEX_WAIT_PRIVATE, 0, &ts);
 	atomic_store(&v->halted, false);
 }
+
+/* ---- wiring of the legacy devices that report a level through a callback ---- */
+
+static void com1_irq(void *opaque, int level)
+{
+	irq_line_set(opaque, UART_COM1_IRQ, level != 0);
+}
+
+static void kbd_irq(void *opaque, int level)
+{
+	irq_line_set(opaque, I8042_KBD_IRQ, level != 0);
+}
+
+/* Runs after the i8042 (order 10) and the UART (order 20) exist. */
+static int isa_irqs_init(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->dev_lock);
+	struct uart *u = uart_com1(vm);
+	if (u)
+		uart_set_irq(u, com1_irq, vm);
+	i8042_set_irq(vm, kbd_irq, vm);
+	pthread_mutex_unlock(&vm->dev_lock);
+	return 0;
+}
+
+static const struct device_ops isa_irqs_device = {
+	.name = "isa-irq-wiring",
+	.order = 30,
+	.init = isa_irqs_init,
+};
+DEVICE_REGISTER(isa_irqs_device);
