@@ -241,6 +241,31 @@ static void test_irq_pit_rate_real_time(void)
 	vm_destroy(&vm);
 }
 
+/* The legacy devices' interrupt callbacks reach the controllers. */
+static void test_irq_device_wiring(void)
+{
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_EQUAL_FATAL(null_vm_create_default(&vm, &cfg), 0);
+	irq_set_current(&vm.vcpus[0]);
+	pthread_mutex_lock(&vm.dev_lock);
+	fx_pic_linux_init(&vm, false);
+	fx_out(&vm, 0x21, 0xed);                        /* IRQ 1 and 4 */
+	CU_ASSERT_FALSE(pic_output(&vm));
+	fx_out(&vm, 0x3f9, 0x02);                       /* COM1 IER: THR empty */
+	CU_ASSERT_EQUAL(pic_intack(&vm), 0x34);
+	fx_out(&vm, 0x20, 0x20);
+	fx_out(&vm, 0x3f9, 0x00);
+	fx_out(&vm, 0x64, 0x60);                        /* i8042: command byte ... */
+	fx_out(&vm, 0x60, 0x01);                        /* ... keyboard interrupt on */
+	fx_out(&vm, 0x64, 0xd2);                        /* write keyboard output buffer */
+	fx_out(&vm, 0x60, 0x1c);
+	CU_ASSERT_EQUAL(pic_intack(&vm), 0x31);
+	pthread_mutex_unlock(&vm.dev_lock);
+	irq_set_current(NULL);
+	vm_destroy(&vm);
+}
+
 static void test_clock_tsc(void)
 {
 	clock_fake_enable(0, FX_REALTIME_S);
@@ -265,4 +290,5 @@ UNIT_SUITE(irq,
 	UNIT_CASE(test_irq_core_delivery),
 	UNIT_CASE(test_irq_hlt_woken_by_timer_thread),
 	UNIT_CASE(test_irq_pit_rate_real_time),
+	UNIT_CASE(test_irq_device_wiring),
 	UNIT_CASE(test_clock_tsc))
