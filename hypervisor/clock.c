@@ -105,6 +105,13 @@ uint64_t clock_tsc_hz(void)
 	return detected_hz;
 }
 
+void clock_cpuid_15(uint32_t *eax, uint32_t *ebx, uint32_t *ecx)
+{
+	*ecx = 1000000000u;                             /* LAPIC_BUS_HZ (lapic.h) */
+	*eax = 1000000u;
+	*ebx = (uint32_t)(clock_tsc_hz() / 1000);       /* TSC in kHz over 1 GHz / 1e6 */
+}
+
 uint64_t clock_ns_to_tsc(uint64_t ns)
 {
 	return clock_muldiv(ns, clock_tsc_hz(), CLOCK_NS_PER_SEC);

@@ -37,6 +37,10 @@ uint64_t clock_realtime_ns(void);
  * Virtual TSC frequency advertised to guests: CPUID 0x15, then the hypervisor
  * timing leaf 0x40000010, then CPUID 0x16, else 2.0 GHz. Fixed for the run. */
 uint64_t clock_tsc_hz(void);
+/* CPUID leaf 0x15 for engines that synthesise CPUID: TSC = ECX * EBX / EAX
+ * with the "crystal" (ECX) equal to the LAPIC bus clock, because Linux also
+ * derives lapic_timer_period from the crystal frequency. */
+void clock_cpuid_15(uint32_t *eax, uint32_t *ebx, uint32_t *ecx);
 uint64_t clock_tsc_now(void);
 uint64_t clock_ns_to_tsc(uint64_t ns);
 uint64_t clock_tsc_to_ns(uint64_t tsc);

@@ -276,6 +276,10 @@ static void test_clock_tsc(void)
 	CU_ASSERT_EQUAL(clock_tsc_now(), 10000000ull);
 	CU_ASSERT_EQUAL(clock_realtime_ns() / CLOCK_NS_PER_SEC, FX_REALTIME_S);
 	CU_ASSERT_EQUAL(clock_muldiv(UINT64_MAX, 4, 2), UINT64_MAX);  /* saturates */
+	uint32_t a15, b15, c15;
+	clock_cpuid_15(&a15, &b15, &c15);
+	CU_ASSERT_EQUAL((uint64_t)c15 * b15 / a15, 2500000000ull);
+	CU_ASSERT_EQUAL(c15, LAPIC_BUS_HZ);
 	clock_fake_set_tsc_hz(0);
 	clock_fake_disable();
 	CU_ASSERT(clock_tsc_hz() >= 100000000ull);
