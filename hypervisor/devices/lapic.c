@@ -350,9 +350,13 @@ static void timer_fire(void *opaque, uint64_t now)
 		if (!l->tmict || !p)
 			return;
 		timer_raise(l);
-		/* Next boundary after now: missed periods coalesce (clock.h). */
+		/* Next boundary after now: missed periods coalesce (clock.h), and
+		 * periods below LAPIC_MIN_PERIOD_NS are stretched, as KVM does. */
 		uint64_t k = (now - l->t_start) / p + 1;
-		clock_timer_arm(&l->timer, l->t_start + k * p);
+		uint64_t next = l->t_start + k * p;
+		if (next < now + LAPIC_MIN_PERIOD_NS)
+			next = now + LAPIC_MIN_PERIOD_NS;
+		clock_timer_arm(&l->timer, next);
 		break;
 	}
 	default:
@@ -529,9 +533,20 @@ void lapic_reg_write(struct lapic *l, uint32_t off, uint32_t val)
 		l->tmict = val;
 		timer_start(l);
 		return;
-	case REG_TDCR:
+	case REG_TDCR: {
+		/* A new divisor applies from now on: keep the current count. */
+		uint32_t cur = timer_current(l);
+		bool running = cur && timer_mode(l) != TIMER_TSCDEADLINE;
 		l->tdcr = val & 0xb;
+		if (running) {
+			uint64_t now = clock_now_ns(), p = timer_period_ns(l);
+			uint64_t done = clock_muldiv((uint64_t)(l->tmict - cur) * timer_divide(l),
+						     CLOCK_NS_PER_SEC, LAPIC_BUS_HZ);
+			l->t_start = now - done;
+			clock_timer_arm(&l->timer, l->t_start + p);
+		}
 		return;
+	}
 	case REG_SELF_IPI:
 		if (x2apic(l)) {
 			set_irr(l, val & 0xff, false);

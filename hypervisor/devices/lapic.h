@@ -12,6 +12,7 @@
 
 #define LAPIC_BASE         0xfee00000ull
 #define LAPIC_BUS_HZ    1000000000ull
+#define LAPIC_MIN_PERIOD_NS 50000ull    /* shortest periodic timer period honoured */
 #define MSR_APIC_BASE   0x1B
 #define MSR_TSC_DEADLINE 0x6E0
 #define MSR_X2APIC_FIRST 0x800

@@ -127,10 +127,18 @@ static void ch0_schedule(struct pit *p, uint64_t now)
 		target = c->n;
 		break;
 	default:
-		target = (d / c->n + 1) * c->n;  /* missed periods coalesce (clock.h) */
+		/* Next period boundary; missed ones are owed (pit8254.h). */
+		target = (d / c->n + 1) * c->n;
 		break;
 	}
-	clock_timer_arm(&p->timer, c->load_ns + ticks_to_ns(target));
+	uint64_t when = c->load_ns + ticks_to_ns(target);
+	/* A tiny reload would wake the timer thread a million times a second;
+	 * faster periods still reach the guest through re-injection. */
+	if (c->mode == 2 || c->mode == 3) {
+		if (when < now + PIT_MIN_PERIOD_NS)
+			when = now + PIT_MIN_PERIOD_NS;
+	}
+	clock_timer_arm(&p->timer, when);
 }
 
 static void pit_tick(struct pit *p, uint64_t now)

@@ -14,6 +14,7 @@ struct vm;
  * acknowledged IRQ0 for 100 ms (it masked or stopped using it). */
 #define PIT_MAX_BACKLOG_NS 1000000000ull
 #define PIT_ACK_TIMEOUT_NS  100000000ull
+#define PIT_MIN_PERIOD_NS       50000ull   /* timer thread wake-ups at most 20 kHz */
 
 int pit_vm_init(struct vm *vm);
 /* IRQ0 was acknowledged by a CPU (irq.c); dev_lock held. */

@@ -90,6 +90,16 @@ static void test_lapic_periodic(void)
 	CU_ASSERT_EQUAL(n, 10);
 	fx_advance(&vm, 30 * US);
 	CU_ASSERT_EQUAL(fx_mmio_read(&vm, APIC(0x390)), 70000);
+	/* A new divisor keeps the current count and counts on at the new rate:
+	 * 70000 left at divide 1 -> 70000 left at divide 2 = 140 us. */
+	fx_mmio_write(&vm, APIC(0x3e0), 0x00);
+	CU_ASSERT_EQUAL(fx_mmio_read(&vm, APIC(0x390)), 70000);
+	fx_advance(&vm, 100 * US);
+	CU_ASSERT_EQUAL(fx_mmio_read(&vm, APIC(0x390)), 20000);
+	CU_ASSERT_EQUAL(vcpu_irq_ack(&vm.vcpus[0]), -1);
+	fx_advance(&vm, 40 * US);
+	CU_ASSERT_EQUAL(vcpu_irq_ack(&vm.vcpus[0]), 0xec);
+	fx_mmio_write(&vm, APIC(0xb0), 0);
 	/* Masking stops interrupts but not the count. */
 	fx_mmio_write(&vm, APIC(0x320), 0x30000 | 0xec);
 	fx_advance(&vm, 1000 * US);
