@@ -28,15 +28,20 @@
  *    vcpu_nmi_ack(v) likewise takes a pending NMI (delivered regardless of IF).
  *  - Two ways to do that:
  *    a) core-driven (KVM): the engine implements irq_window(), inject() and
- *       want_irq_window(); vcpu_irq_deliver() (called by the core loop before
- *       every vcpu_run) injects when the window is open, else asks the engine
- *       to exit with EXIT_IRQ_WINDOW as soon as it opens.
+ *       want_irq_window(); vcpu_irq_deliver() (called at the end of
+ *       vcpu_handle_exit(), i.e. before every re-entry) injects when the
+ *       window is open, else asks the engine to exit with EXIT_IRQ_WINDOW as
+ *       soon as it opens.
  *    b) engine-driven (translator): leave want_irq_window NULL; check the flag
  *       at block boundaries (and after STI/POPF/IRET make IF=1), call
- *       vcpu_irq_ack() and deliver through the IDT inline. kick() must make a
- *       running vcpu_run() notice the flag within one block.
+ *       vcpu_irq_ack() and deliver through the IDT inline; also at the start
+ *       of every vcpu_run (after a HLT wake-up). kick() must make a running
+ *       vcpu_run() notice the flag within one block.
  *  - HLT: return EXIT_HLT; the core sleeps in vcpu_irq_wait() (no polling)
  *    until irq_pending or a stop, then resumes after the HLT.
+ *
+ * CR8: MOV to/from CR8 is the LAPIC TPR bits 7:4; an engine emulating it
+ * reads/writes lapic_reg_read/write(l, 0x80, ...) under dev_lock.
  *
  * MSRs: RDMSR/WRMSR of 0x1B, 0x6E0 and 0x800-0x8FF go to lapic_msr_read/
  * lapic_msr_write (lapic.h); -1 means inject #GP. The KVM engine gets them
