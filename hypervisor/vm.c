@@ -82,10 +82,11 @@ fail:
 
 void vm_destroy(struct vm *vm)
 {
+	/* Devices first: their timer thread may still reach vCPUs. */
+	devices_destroy(vm);
 	for (int i = 0; i < vm->ncpus; i++)
 		vm->engine->vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
-	devices_destroy(vm);
 	vm->engine->vm_destroy(vm);
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
