@@ -30,7 +30,7 @@ command -v qemu-system-x86_64 >/dev/null ||
 APPEND="console=ttyS0 quiet vmlite.bench=$BENCHES $EXTRA"
 us() { local t=${EPOCHREALTIME/./}; echo "${t#0}"; }
 t0=$(us)
-t_init= uptime= 
+t_init='' uptime=''
 while IFS= read -r line; do
     line=${line//$'\r'/}
     printf '%s\n' "$line"
