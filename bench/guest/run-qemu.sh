@@ -6,7 +6,8 @@
 # Prints the guest's serial output, then one summary line:
 #   QEMU_BOOT wall_to_init_s=X guest_uptime_s=Y wall_total_s=Z
 # where wall_to_init_s is from starting QEMU to the guest's first
-# "vmlite-init: start" line. QEMU_ACCEL=kvm switches the accelerator.
+# "vmlite-init: start" line. Environment: QEMU_MACHINE (pc; microvm boots
+# only the PVH vmlinux), QEMU_ACCEL (tcg), QEMU_TIMEOUT (300 s).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 KERNEL=$ROOT/build/guests/vmlinuz
@@ -38,7 +39,7 @@ while IFS= read -r line; do
         *"vmlite-init: start"*) [ -n "$t_init" ] || t_init=$(us) ;;
         *"vmlite-init: uptime="*) uptime=${line#*uptime=}; uptime=${uptime%% *} ;;
     esac
-done < <(timeout "${QEMU_TIMEOUT:-600}" qemu-system-x86_64 -M pc -accel "${QEMU_ACCEL:-tcg}" \
+done < <(timeout "${QEMU_TIMEOUT:-300}" qemu-system-x86_64 -M "${QEMU_MACHINE:-pc}" -accel "${QEMU_ACCEL:-tcg}" \
     -m 512M -nographic -no-reboot -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" "$@" 2>&1)
 t1=$(us)
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e6 }'; }
