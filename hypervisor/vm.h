@@ -51,6 +51,7 @@ struct vm {
 	int ncpus;
 	struct vcpu_state boot_state;   /* filled by the loader for the BSP */
 	atomic_int stop_reason;
+	atomic_int stop_claimed;
 	int exit_status;
 	void *devices[16];              /* per-device state, indexed by device id */
 	struct vm_stats dev_stats;

@@ -10,6 +10,13 @@
 
 static const struct unit_suite *suites[MAX_SUITES];
 static int nsuites;
+static unsigned nskipped;
+
+void unit_skip(const char *why)
+{
+	printf("\n  SKIP: %s\n", why);
+	nskipped++;
+}
 
 void unit_register(const struct unit_suite *s)
 {
@@ -34,6 +41,7 @@ int main(int argc, char **argv)
 	unsigned run = CU_get_number_of_tests_run();
 	unsigned failed = CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
-	printf("unit: %u passed, %u failed\n", run - failed, failed);
+	printf("unit: %u passed, %u failed, %u skipped\n", run - failed - nskipped, failed,
+	       nskipped);
 	return failed ? 1 : 0;
 }

@@ -17,6 +17,8 @@ struct unit_suite {
 };
 
 void unit_register(const struct unit_suite *s);
+/* Marks the running case as skipped (printed, and not counted as passed). */
+void unit_skip(const char *why);
 
 #define UNIT_SUITE(sname, ...) \
 	static const struct unit_case sname##_cases[] = { __VA_ARGS__ }; \
