@@ -23,6 +23,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 	bus_init(&vm->mmio, "mmio");
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->stop_reason, STOP_NONE);
+	atomic_init(&vm->stop_claimed, 0);
 
 	if (mem_init(&vm->mem, cfg->mem_size) < 0)
 		goto fail;
@@ -102,10 +103,11 @@ int vm_cmdline_append(struct vm *vm, const char *text)
 
 void vm_destroy(struct vm *vm)
 {
+	/* Devices first: their timer thread may still reach vCPUs. */
+	devices_destroy(vm);
 	for (int i = 0; i < vm->ncpus; i++)
 		vm->engine->vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
-	devices_destroy(vm);
 	vm->engine->vm_destroy(vm);
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
@@ -116,13 +118,16 @@ void vm_destroy(struct vm *vm)
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status)
 {
-	int none = STOP_NONE;
-	if (atomic_compare_exchange_strong(&vm->stop_reason, &none, (int)why)) {
-		vm->exit_status = status;
-		for (int i = 0; i < vm->ncpus; i++)
-			if (vm->engine->kick)
-				vm->engine->kick(&vm->vcpus[i]);
-	}
+	/* Claim first, publish the status, then the reason: whoever sees
+	 * vm_stopping() also sees the status that goes with it. */
+	int unclaimed = 0;
+	if (!atomic_compare_exchange_strong(&vm->stop_claimed, &unclaimed, 1))
+		return;
+	vm->exit_status = status;
+	atomic_store(&vm->stop_reason, (int)why);
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->engine->kick)
+			vm->engine->kick(&vm->vcpus[i]);
 }
 
 bool vm_stopping(const struct vm *vm)

@@ -37,7 +37,9 @@ struct vcpu {
 	pthread_t thread;
 	void *priv;                     /* engine-owned */
 	struct vm_stats stats;          /* written only by this vCPU's thread */
-	atomic_bool irq_pending;        /* set by interrupt sources, consumed by the loop */
+	/* 1 iff an interrupt/NMI awaits this vCPU (irq.h); an int so HLT can futex-wait on it. */
+	atomic_int irq_pending;
+	atomic_bool halted;             /* asleep in vcpu_irq_wait(): waking needs no kick */
 	uint8_t irq_vector;
 };
 
@@ -53,6 +55,7 @@ struct vm {
 	int ncpus;
 	struct vcpu_state boot_state;   /* filled by the loader for the BSP */
 	atomic_int stop_reason;
+	atomic_int stop_claimed;
 	int exit_status;
 	void *devices[16];              /* per-device state, indexed by device id */
 	void *blk[CONFIG_MAX_DISKS];    /* virtio-blk devices, one per --disk */
