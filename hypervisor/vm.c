@@ -27,14 +27,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 
 	if (mem_init(&vm->mem, cfg->mem_size) < 0)
 		goto fail;
-	if (vm_cmdline_append(vm, cfg->cmdline ? cfg->cmdline : "") < 0)
-		goto fail;
-	/* Devices come before the kernel: some add to its command line. Both come
-	 * before the engine, so a bad kernel is reported as such (status 2) even
-	 * on a host where the engine would not start. */
+	/* Devices and kernel come before the engine, so a bad disk or kernel is
+	 * reported as such (status 2) even on a host where the engine cannot start. */
 	if (devices_init(vm) < 0)
 		goto fail;
-	if (cfg->kernel && loader_load(&vm->mem, cfg->kernel, cfg->initrd, vm->cmdline,
+	if (cfg->kernel && loader_load(&vm->mem, cfg->kernel, cfg->initrd, cfg->cmdline,
 				       &vm->boot_state) < 0)
 		goto fail_devices_usage;
 	if (eng->vm_create(vm) < 0) {
@@ -81,24 +78,7 @@ fail_mem:
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
-	free(vm->cmdline);
-	vm->cmdline = NULL;
 	return -1;
-}
-
-int vm_cmdline_append(struct vm *vm, const char *text)
-{
-	size_t old = vm->cmdline ? strlen(vm->cmdline) : 0;
-	size_t add = strlen(text);
-	if (old + add >= VM_CMDLINE_MAX)
-		return err_set("kernel command line longer than %d bytes; shorten --cmdline",
-			       VM_CMDLINE_MAX);
-	char *n = realloc(vm->cmdline, old + add + 1);
-	if (!n)
-		return err_set("out of memory");
-	memcpy(n + old, text, add + 1);
-	vm->cmdline = n;
-	return 0;
 }
 
 void vm_destroy(struct vm *vm)
@@ -112,7 +92,6 @@ void vm_destroy(struct vm *vm)
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
-	free(vm->cmdline);
 	pthread_mutex_destroy(&vm->dev_lock);
 }
 

@@ -24,7 +24,6 @@
 #define VMLITE_EXIT_NOENGINE   12   /* the requested engine cannot run on this host */
 #define VMLITE_EXIT_SIGNAL    130   /* stopped by SIGINT/SIGTERM */
 
-#define VM_CMDLINE_MAX 4096
 
 enum vm_stop_reason {
 	STOP_NONE, STOP_DEBUG_EXIT, STOP_POWEROFF, STOP_RESET, STOP_TRIPLE,
@@ -59,15 +58,13 @@ struct vm {
 	int exit_status;
 	void *devices[16];              /* per-device state, indexed by device id */
 	void *blk[CONFIG_MAX_DISKS];    /* virtio-blk devices, one per --disk */
-	int nvirtio;                    /* virtio-mmio slots in use */
-	char *cmdline;                  /* --cmdline plus what devices append */
+	struct virtio_slot { uint64_t base; unsigned irq; } virtio[8];
+	int nvirtio;                    /* virtio-mmio slots in use; ACPI describes them */
 	struct vm_stats dev_stats;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_ops *eng);
 void vm_destroy(struct vm *vm);
-/* Devices that the guest finds through its command line add themselves here. */
-int vm_cmdline_append(struct vm *vm, const char *text);
 /* Runs all vCPUs until the VM stops; returns the process exit status. */
 int vm_run(struct vm *vm);
 /* First caller wins; later requests are ignored so the first cause is reported. */

@@ -203,13 +203,7 @@ int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *op
 		free(t);
 		return -1;
 	}
-	char param[80];
-	snprintf(param, sizeof(param), " virtio_mmio.device=4K@0x%llx:%u",
-		 (unsigned long long)t->base, t->irq);
-	if (vm_cmdline_append(vm, param) < 0) {
-		free(t);
-		return -1;
-	}
+	vm->virtio[slot] = (struct virtio_slot){ t->base, t->irq };
 	vm->nvirtio++;
 	*out = t;
 	return 0;

@@ -1,9 +1,10 @@
 /* virtio-mmio transport, version 2 ("modern", virtio 1.x section 4.2).
  *
- * Why MMIO rather than PCI: Linux finds virtio-mmio devices from one
- * command-line parameter per device (virtio_mmio.device=SIZE@ADDR:IRQ, which
- * vmlite appends), so no PCI host bridge, config space, BARs or MSI-X have to
- * be emulated; each register access is a single MMIO exit. */
+ * Why MMIO rather than PCI: no PCI host bridge, config space, BARs or MSI-X
+ * have to be emulated, and each register access is a single MMIO exit. Linux
+ * finds the devices through the ACPI DSDT (_HID "LNRO0005"), which works for
+ * Debian's stock kernel: it builds virtio_mmio as a module without
+ * VIRTIO_MMIO_CMDLINE_DEVICES, so a virtio_mmio.device= parameter would not. */
 #ifndef VMLITE_VIRTIO_MMIO_H
 #define VMLITE_VIRTIO_MMIO_H
 
@@ -57,8 +58,8 @@ struct virtio_mmio {
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 };
 
-/* Claims the next free MMIO slot and IRQ, registers it on vm->mmio, and
- * appends its virtio_mmio.device= parameter to the guest command line. */
+/* Claims the next free MMIO slot and IRQ, registers it on vm->mmio and
+ * records it in vm->virtio[] for the ACPI tables. */
 int virtio_mmio_create(struct vm *vm, const struct virtio_dev_ops *ops, void *opaque,
 		       struct virtio_mmio **out);
 void virtio_mmio_destroy(struct virtio_mmio *t);

@@ -125,7 +125,9 @@ static void test_virtio_mmio_identity(void)
 	uint64_t cap;
 	bus_access(&vm.mmio, VIRTIO_MMIO_BASE + 0x100, 8, false, (uint8_t *)&cap);
 	CU_ASSERT_EQUAL(cap, (1 << 20) / 512);
-	CU_ASSERT_PTR_NOT_NULL(strstr(vm.cmdline, "virtio_mmio.device=4K@0xd0000000:5"));
+	CU_ASSERT_EQUAL(vm.nvirtio, 1);
+	CU_ASSERT_EQUAL(vm.virtio[0].base, VIRTIO_MMIO_BASE);
+	CU_ASSERT_EQUAL(vm.virtio[0].irq, 5);
 	/* A driver that refuses VERSION_1 cannot reach FEATURES_OK. */
 	wr(0x70, 3);
 	wr(0x24, 1);
