@@ -27,19 +27,21 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 
 	if (mem_init(&vm->mem, cfg->mem_size) < 0)
 		goto fail;
+	/* Devices and kernel come before the engine, so a bad disk or kernel is
+	 * reported as such (status 2) even on a host where the engine cannot start. */
+	if (devices_init(vm) < 0)
+		goto fail;
 	if (cfg->kernel && loader_load(&vm->mem, cfg->kernel, cfg->initrd, cfg->cmdline,
 				       &vm->boot_state) < 0)
-		goto fail;
+		goto fail_devices_usage;
 	if (eng->vm_create(vm) < 0) {
 		vm->exit_status = VMLITE_EXIT_NOENGINE;
-		goto fail_mem;
+		goto fail_devices;
 	}
-	if (devices_init(vm) < 0)
-		goto fail_engine;
 	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		err_set("out of memory allocating %d vCPUs", cfg->cpus);
-		goto fail_devices;
+		goto fail_engine;
 	}
 	for (int i = 0; i < cfg->cpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
@@ -63,17 +65,16 @@ fail_vcpus:
 		eng->vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
-fail_devices:
-	devices_destroy(vm);
 fail_engine:
 	eng->vm_destroy(vm);
-fail_mem:
-	mem_destroy(&vm->mem);
-	bus_destroy(&vm->pio);
-	bus_destroy(&vm->mmio);
-	return -1;
+fail_devices:
+	devices_destroy(vm);
+	goto fail_mem;
+fail_devices_usage:
+	devices_destroy(vm);
 fail:
 	vm->exit_status = VMLITE_EXIT_USAGE;
+fail_mem:
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);

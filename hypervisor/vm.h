@@ -24,6 +24,7 @@
 #define VMLITE_EXIT_NOENGINE   12   /* the requested engine cannot run on this host */
 #define VMLITE_EXIT_SIGNAL    130   /* stopped by SIGINT/SIGTERM */
 
+
 enum vm_stop_reason {
 	STOP_NONE, STOP_DEBUG_EXIT, STOP_POWEROFF, STOP_RESET, STOP_TRIPLE,
 	STOP_HALTED, STOP_INTERNAL, STOP_SIGNAL
@@ -56,6 +57,9 @@ struct vm {
 	atomic_int stop_claimed;
 	int exit_status;
 	void *devices[16];              /* per-device state, indexed by device id */
+	void *blk[CONFIG_MAX_DISKS];    /* virtio-blk devices, one per --disk */
+	struct virtio_slot { uint64_t base; unsigned irq; } virtio[8];
+	int nvirtio;                    /* virtio-mmio slots in use; ACPI describes them */
 	struct vm_stats dev_stats;
 };
 
