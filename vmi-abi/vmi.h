@@ -79,7 +79,7 @@ enum vmi_backend {
 
 /* Feature bits (CPUID base+1 EBX/ECX and vmi_page_header.features). A group
  * bit says the call descriptors of that group are worth consulting; a guest
- * treats a whole group alike (SPEC.md 5.3). */
+ * treats a whole group alike (SPEC.md 5.4). */
 #define VMI_F_IRQ               (1ull << 0)
 #define VMI_F_CPU               (1ull << 1)
 #define VMI_F_MMU               (1ull << 2)
