@@ -32,7 +32,7 @@ static int64_t read_cr(struct vmi_ctx *ctx, int cr)
 }
 
 /* Note: CR values are results, not statuses; a CR2 in [-4095,-1] is
- * indistinguishable from an error, which the spec accepts (SPEC.md 7.3). */
+ * indistinguishable from an error, which the spec accepts (SPEC.md 6.2). */
 int64_t vmi_h_read_cr0(struct vmi_ctx *c, const uint64_t *a, uint64_t *d) { (void)a; (void)d; return read_cr(c, 0); }
 int64_t vmi_h_read_cr2(struct vmi_ctx *c, const uint64_t *a, uint64_t *d) { (void)a; (void)d; return read_cr(c, 2); }
 int64_t vmi_h_read_cr3(struct vmi_ctx *c, const uint64_t *a, uint64_t *d) { (void)a; (void)d; return read_cr(c, 3); }

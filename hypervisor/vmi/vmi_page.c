@@ -1,4 +1,4 @@
-/* Builds the ABI page a guest installs with MSR_PAGE (SPEC.md 4): header,
+/* Builds the ABI page a guest installs with MSR_PAGE (SPEC.md 5): header,
  * descriptor table, one 32-byte IBT-clean stub per call, CRC-32 last. */
 #include <string.h>
 
