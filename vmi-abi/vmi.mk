@@ -18,3 +18,23 @@ fuzz-vmi: $(BUILD)/fuzz/fuzz_vmi
 	@mkdir -p $(BUILD)/fuzz/corpus-vmi
 	$(BUILD)/fuzz/fuzz_vmi -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		$(BUILD)/fuzz/corpus-vmi
+
+# The public headers compile freestanding (C89/C99/C11, C++11) and inside a
+# Linux kbuild (__KERNEL__) when kernel headers are installed.
+.PHONY: vmi-header-check vmi-kbuild-check
+vmi-header-check:
+	@mkdir -p $(BUILD)/vmi-check
+	@for std in c89 c99 c11; do \
+	  $(CC) -std=$$std -ffreestanding -nostdlib -pedantic -Wall -Wextra -Werror -Ivmi-abi \
+	    -c vmi-abi/check/header_check.c -o $(BUILD)/vmi-check/h_$$std.o || exit 1; \
+	  echo "vmi.h: $$std freestanding ok"; done
+	@g++ -std=c++11 -x c++ -ffreestanding -Wall -Wextra -Werror -Ivmi-abi \
+	    -c vmi-abi/check/header_check.c -o $(BUILD)/vmi-check/h_cxx.o && echo "vmi.h: c++11 ok"
+
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build /usr/src/linux-headers-*-amd64))
+vmi-kbuild-check:
+	@test -n "$(KDIR)" || { echo "no kernel headers: apt-get install linux-headers-amd64"; exit 1; }
+	@rm -rf $(BUILD)/vmi-check/kbuild && mkdir -p $(BUILD)/vmi-check/kbuild
+	@cp vmi-abi/check/kbuild/* $(BUILD)/vmi-check/kbuild/
+	@sed -i 's|$$(src)/../..|$(CURDIR)/vmi-abi|' $(BUILD)/vmi-check/kbuild/Kbuild
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(BUILD)/vmi-check/kbuild modules

@@ -12,6 +12,14 @@
 
 #include "vmi.h"
 
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
+#define VMI_INLINE static inline
+#elif defined(__GNUC__)
+#define VMI_INLINE static __inline__
+#else
+#define VMI_INLINE static
+#endif
+
 enum vmi_check {
 	VMI_CHECK_OK = 0,
 	VMI_CHECK_ABSENT = 1,       /* no signature / no page / bad magic */
@@ -21,7 +29,7 @@ enum vmi_check {
 };
 
 /* offered: CPUID base+1 EAX (0 if no signature); required: the guest's. */
-static inline enum vmi_check vmi_negotiate(uint32_t offered, uint32_t required)
+VMI_INLINE enum vmi_check vmi_negotiate(uint32_t offered, uint32_t required)
 {
 	if (offered == 0)
 		return VMI_CHECK_ABSENT;
@@ -32,7 +40,7 @@ static inline enum vmi_check vmi_negotiate(uint32_t offered, uint32_t required)
 	return VMI_CHECK_OK;
 }
 
-static inline int vmi_cpuid_sig_ok(uint32_t ebx, uint32_t ecx, uint32_t edx)
+VMI_INLINE int vmi_cpuid_sig_ok(uint32_t ebx, uint32_t ecx, uint32_t edx)
 {
 	return ebx == VMI_CPUID_SIG_EBX && ecx == VMI_CPUID_SIG_ECX &&
 	       edx == VMI_CPUID_SIG_EDX;
@@ -41,7 +49,7 @@ static inline int vmi_cpuid_sig_ok(uint32_t ebx, uint32_t ecx, uint32_t edx)
 /* CRC-32/ISO-HDLC (zlib, Ethernet): reflected polynomial 0xEDB88320,
  * initial value 0xFFFFFFFF, final XOR 0xFFFFFFFF. "123456789" -> 0xCBF43926.
  * In Linux: crc32_le(~0, p, n) ^ ~0. Bitwise: the page is checked once. */
-static inline uint32_t vmi_crc32_update(uint32_t crc, const uint8_t *p, uint32_t n)
+VMI_INLINE uint32_t vmi_crc32_update(uint32_t crc, const uint8_t *p, uint32_t n)
 {
 	uint32_t i;
 	int k;
@@ -54,14 +62,14 @@ static inline uint32_t vmi_crc32_update(uint32_t crc, const uint8_t *p, uint32_t
 	return crc;
 }
 
-static inline uint32_t vmi_crc32(const uint8_t *p, uint32_t n)
+VMI_INLINE uint32_t vmi_crc32(const uint8_t *p, uint32_t n)
 {
 	return vmi_crc32_update(0xFFFFFFFFu, p, n) ^ 0xFFFFFFFFu;
 }
 
 /* The page checksum: CRC-32 over hdr->size bytes from the page start with
  * the 4 checksum bytes replaced by zero. */
-static inline uint32_t vmi_page_checksum(const uint8_t *page, uint32_t size)
+VMI_INLINE uint32_t vmi_page_checksum(const uint8_t *page, uint32_t size)
 {
 	static const uint8_t zero[4] = { 0, 0, 0, 0 };
 	const uint32_t off = 60;        /* offsetof(struct vmi_page_header, checksum) */
@@ -75,7 +83,7 @@ static inline uint32_t vmi_page_checksum(const uint8_t *page, uint32_t size)
 
 /* Everything a guest must verify before trusting the page (SPEC.md 4.5).
  * avail: bytes the guest mapped at page. */
-static inline enum vmi_check vmi_page_check(const void *page, uint32_t avail,
+VMI_INLINE enum vmi_check vmi_page_check(const void *page, uint32_t avail,
 					    uint32_t required)
 {
 	const struct vmi_page_header *h = (const struct vmi_page_header *)page;
@@ -102,7 +110,7 @@ static inline enum vmi_check vmi_page_check(const void *page, uint32_t avail,
 
 /* Descriptor for call nr, or 0 if the page does not have it (treat as
  * NATIVE, or as unavailable for calls without a native form). */
-static inline const struct vmi_call_desc *vmi_page_desc(const void *page, uint32_t nr)
+VMI_INLINE const struct vmi_call_desc *vmi_page_desc(const void *page, uint32_t nr)
 {
 	const struct vmi_page_header *h = (const struct vmi_page_header *)page;
 
