@@ -5,7 +5,7 @@
 FUZZ_CC   ?= clang
 FUZZ_TIME ?= 30
 FUZZ_VMI_SRCS := tests/fuzz/fuzz_vmi.c tests/unit/test_vmi_fake.c hypervisor/error.c \
-                 $(wildcard hypervisor/vmi/*.c)
+                 $(filter-out hypervisor/vmi/vmi_mem.c,$(wildcard hypervisor/vmi/*.c))
 
 .PHONY: fuzz-vmi
 $(BUILD)/fuzz/fuzz_vmi: $(FUZZ_VMI_SRCS) $(wildcard hypervisor/vmi/*.h vmi-abi/*.h tests/unit/test_vmi_fake.h)

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "unit.h"
 #include "vmi_guest.h"
+#include "vmi/vmi_mem.h"
 #include "test_vmi_fake.h"
 
 static struct fake_vcpu f;
@@ -312,6 +313,31 @@ static void test_vmi_gate(void)
 	fake_teardown(&f, &h);
 }
 
+static void test_vmi_guest_memory(void)
+{
+	struct guest_memory m;
+	static uint8_t rom[4096];
+	CU_ASSERT_EQUAL_FATAL(mem_init(&m, 64ull << 20), 0);
+	CU_ASSERT_TRUE(vmi_mem_in_ram(&m, 0x200000, 4096));
+	CU_ASSERT_TRUE(vmi_mem_in_ram(&m, (64ull << 20) - 8, 8));
+	CU_ASSERT_FALSE(vmi_mem_in_ram(&m, (64ull << 20) - 4, 8));
+	CU_ASSERT_FALSE(vmi_mem_in_ram(&m, 0x200000, 0));
+	CU_ASSERT_FALSE(vmi_mem_in_ram(&m, ~0ull - 1, 4));
+	CU_ASSERT_FALSE(vmi_mem_in_ram(&m, 0x200000, ~0ull));
+	CU_ASSERT_EQUAL(mem_add_region(&m, 0xfee00000, 0x1000, MEM_MMIO, NULL, "lapic"), 0);
+	CU_ASSERT_EQUAL(mem_add_region(&m, 0xfffff000, 0x1000, MEM_ROM, rom, "rom"), 0);
+	CU_ASSERT_FALSE(vmi_mem_in_ram(&m, 0xfee00000, 8));
+	CU_ASSERT_FALSE(vmi_mem_in_ram(&m, 0xfffff000, 8));     /* ROM is not RAM */
+	uint64_t v = 0x1122334455667788ull, w = 0;
+	CU_ASSERT_EQUAL(vmi_mem_write(&m, 0x300000, &v, 8), 0);
+	CU_ASSERT_EQUAL(vmi_mem_read(&m, 0x300000, &w, 8), 0);
+	CU_ASSERT_EQUAL(w, v);
+	CU_ASSERT_EQUAL(vmi_mem_write(&m, 0xfffff000, &v, 8), -1);
+	CU_ASSERT_EQUAL(rom[0], 0);
+	CU_ASSERT_EQUAL(vmi_mem_read(&m, 64ull << 20, &w, 8), -1);
+	mem_destroy(&m);
+}
+
 UNIT_SUITE(vmi,
 	UNIT_CASE(test_vmi_crc32),
 	UNIT_CASE(test_vmi_descriptors),
@@ -319,4 +345,5 @@ UNIT_SUITE(vmi,
 	UNIT_CASE(test_vmi_config),
 	UNIT_CASE(test_vmi_cpuid),
 	UNIT_CASE(test_vmi_install),
-	UNIT_CASE(test_vmi_gate))
+	UNIT_CASE(test_vmi_gate),
+	UNIT_CASE(test_vmi_guest_memory))
