@@ -104,6 +104,8 @@ static int write_vcpu_page(struct vmi_ctx *ctx, uint64_t val)
 	if (val == 0) {
 		ctx->vcpu_page_on = false;
 		ctx->vcpu_page_msr = 0;
+		if (ctx->ops->vcpu_page_set)
+			ctx->ops->vcpu_page_set(ctx->opaque, 0);
 		return VMI_MSR_HANDLED;
 	}
 	if (!__atomic_load_n(&ctx->host->page_installed, __ATOMIC_ACQUIRE) ||
@@ -122,6 +124,8 @@ static int write_vcpu_page(struct vmi_ctx *ctx, uint64_t val)
 	ctx->vcpu_page = val & ~0xfffull;
 	ctx->vcpu_page_msr = val;
 	ctx->vcpu_page_on = true;
+	if (ctx->ops->vcpu_page_set)
+		ctx->ops->vcpu_page_set(ctx->opaque, ctx->vcpu_page);
 	return VMI_MSR_HANDLED;
 }
 

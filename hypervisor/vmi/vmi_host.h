@@ -51,6 +51,10 @@ struct vmi_ops {
 	/* Interrupts became enabled: deliver anything pending. Optional. */
 	void (*irq_window)(void *opaque);
 	void (*power)(void *opaque, enum vmi_power how);
+	/* Optional: a per-vCPU page was registered at gpa (0: unregistered); the
+	 * engine fills the clock with vmi_pvclock_update() before the guest
+	 * runs again (SPEC.md 4.3). */
+	void (*vcpu_page_set)(void *opaque, uint64_t gpa);
 	/* Optional: notifications for shadowing engines. */
 	void (*desc_written)(void *opaque, enum vmi_table t, uint64_t gpa, unsigned len);
 	void (*pt_written)(void *opaque, unsigned level, uint64_t gpa, uint64_t val);

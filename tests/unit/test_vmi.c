@@ -241,7 +241,10 @@ static void test_vmi_install(void)
 	f.rflags_if = true;
 	memset(f.ram + FAKE_VCPU_PAGE, 0xab, 4096);
 	CU_ASSERT_EQUAL(vmi_msr_write(&c, VMI_MSR_VCPU_PAGE, FAKE_VCPU_PAGE | 0x801), VMI_TRAP_GP);
+	CU_ASSERT_EQUAL(f.vcpu_page_sets, 0);
 	CU_ASSERT_EQUAL(vmi_msr_write(&c, VMI_MSR_VCPU_PAGE, FAKE_VCPU_PAGE | 1), VMI_MSR_HANDLED);
+	CU_ASSERT_EQUAL(f.vcpu_page_sets, 1);
+	CU_ASSERT_EQUAL(f.vcpu_page_gpa, FAKE_VCPU_PAGE);
 	CU_ASSERT_EQUAL(f.ram[FAKE_VCPU_PAGE], 1);
 	CU_ASSERT_EQUAL(f.ram[FAKE_VCPU_PAGE + 4095], 0);
 	CU_ASSERT_EQUAL(vmi_msr_read(&c, VMI_MSR_VCPU_PAGE, &v), VMI_MSR_HANDLED);
@@ -253,6 +256,8 @@ static void test_vmi_install(void)
 	CU_ASSERT_EQUAL(vmi_dispatch(&c, VMI_CALL_VERSION, a, r), VMI_TRAP_UD);
 	CU_ASSERT_EQUAL(vmi_msr_write(&c, VMI_MSR_VCPU_PAGE, 0), VMI_MSR_HANDLED);
 	CU_ASSERT_FALSE(c.vcpu_page_on);
+	CU_ASSERT_EQUAL(f.vcpu_page_sets, 2);
+	CU_ASSERT_EQUAL(f.vcpu_page_gpa, 0);
 	fake_teardown(&f, &h);
 }
 

@@ -155,6 +155,14 @@ static void f_console(void *o, const uint8_t *buf, uint32_t len)
 	f->console_len += len;
 }
 
+/* Fills the clock the way an engine would on registration. */
+static void f_vcpu_page(void *o, uint64_t gpa)
+{
+	struct fake_vcpu *f = o;
+	f->vcpu_page_gpa = gpa;
+	f->vcpu_page_sets++;
+}
+
 #define CORE_OPS \
 	.in_ram = f_in_ram, .read = f_read, .write = f_write, .get_cpl = f_get_cpl, \
 	.get_if = f_get_if, .set_if = f_set_if, .get_cr = f_get_cr, .set_cr = f_set_cr, \
@@ -166,7 +174,7 @@ const struct vmi_ops fake_ops = {
 	CORE_OPS,
 	.irq_window = f_window, .desc_written = f_desc, .pt_written = f_pt,
 	.pt_pin = f_pin, .flush_tlb_others = f_others, .set_alarm = f_alarm,
-	.wallclock = f_wall, .console_write = f_console,
+	.wallclock = f_wall, .console_write = f_console, .vcpu_page_set = f_vcpu_page,
 };
 
 const struct vmi_ops fake_ops_min = { CORE_OPS };

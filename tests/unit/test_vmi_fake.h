@@ -27,6 +27,8 @@ struct fake_vcpu {
 	char console[8192];
 	unsigned console_len;
 	uint64_t wall_ns;
+	uint64_t vcpu_page_gpa;          /* last vcpu_page_set() */
+	unsigned vcpu_page_sets;
 };
 
 extern const struct vmi_ops fake_ops;       /* every op implemented */
