@@ -86,7 +86,7 @@ unsigned vmi_ncalls_for(uint32_t version)
 
 const struct vmi_call_spec *vmi_spec(const struct vmi_ctx *ctx, uint64_t call)
 {
-	if (call >= vmi_ncalls_for(ctx->host->cfg.version) || !vmi_calls[call].fn)
+	if (call >= ctx->host->ncalls || !vmi_calls[call].fn)
 		return NULL;
 	return &vmi_calls[call];
 }

@@ -79,6 +79,7 @@ struct vmi_config {
 /* VM-wide state: the offered version and the ABI page. */
 struct vmi_host {
 	struct vmi_config cfg;
+	unsigned ncalls;                /* calls in the offered version */
 	pthread_mutex_t lock;           /* MSR_VERSION / MSR_PAGE writes */
 	uint32_t accepted;              /* version the guest asked for; 0 = none */
 	uint64_t page_msr;              /* last value written to MSR_PAGE */

@@ -62,6 +62,7 @@ int vmi_host_init(struct vmi_host *h, const struct vmi_config *c)
 	if (c->cpuid_base < VMI_CPUID_BASE_FIRST || c->cpuid_base > VMI_CPUID_BASE_LAST ||
 	    c->cpuid_base % VMI_CPUID_BASE_STEP)
 		return err_set("VMI CPUID base 0x%x is not 0x40000000 + k*0x100", c->cpuid_base);
+	h->ncalls = vmi_ncalls_for(c->version);
 	if (pthread_mutex_init(&h->lock, NULL))
 		return err_set("VMI: cannot create a mutex");
 	return 0;
