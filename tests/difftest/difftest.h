@@ -98,6 +98,9 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 /* Engines whose guest runs longer than this many milliseconds get kicked. */
 void dt_guest_set_timeout(struct dt_guest *g, int ms);
 bool dt_guest_has_avx(const struct dt_guest *g);
+/* The test's exception frame in guest RAM after a run: slot 0 RIP, 1 CS,
+ * 2 RFLAGS, 3 RSP, 4 SS. NULL when the stubs recorded no frame. */
+uint8_t *dt_guest_frame_slot(uint8_t *ram, int slot);
 
 /* ---- shared helpers (case.c) ---- */
 void dt_fill_data(uint64_t seed, uint8_t *buf);
@@ -121,6 +124,7 @@ int dt_curated_case(int i, uint64_t seed, struct dt_case *c);
 struct dt_cmp_opts {
 	bool lax_undefined;             /* ignore flags Zydis marks undefined */
 	bool compare_vec;
+	bool compare_ymm;
 };
 /* Returns the number of differences; writes a readable report to out (may be NULL). */
 struct dt_diff;

@@ -383,6 +383,22 @@ bool dt_guest_has_avx(const struct dt_guest *g)
 	return g->avx;
 }
 
+uint8_t *dt_guest_frame_slot(uint8_t *ram, int slot)
+{
+	uint64_t rsp = get64(ram + G_SYS_PA + SYS_SAVED_RSP);
+	if (rsp < SYS(SYS_STACK0_TOP) || rsp > SYS(SYS_IST_TOP) - 7 * 8)
+		return NULL;
+	uint8_t *f = ram + G_SYS_PA + (rsp - G_SYS_VA);
+	uint64_t ret = get64(f);
+	uint64_t vec0 = SYS(SYS_CODE) + STUB_OFF(dt_guest_sys_vectors) + 5;
+	if (ret < vec0 || (ret - vec0) / STUB_VEC_SIZE >= 32)
+		return NULL;
+	f += 8;
+	if (dt_vector_has_error((int)((ret - vec0) / STUB_VEC_SIZE)))
+		f += 8;
+	return f + 8 * slot;
+}
+
 static void fail(struct dt_result *r, const char *why)
 {
 	r->status = DT_RUNNER_ERROR;

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <ucontext.h>
@@ -113,6 +117,26 @@ static int child_map(int fd, uint64_t va, size_t len, off_t off, int prot)
 	return 0;
 }
 
+/* A jump into the middle of an instruction can reach bytes that form a
+ * syscall; from the code page every system call traps (SIGSYS) instead of
+ * running, so generated code can never act on the host. */
+static int child_seccomp(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xfffff000u),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)DT_CODE_VA, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
 static void __attribute__((noreturn)) child_main(int fd, int cmd_fd, int res_fd, int timeout_ms)
 {
 	if (child_map(fd, DT_CODE_VA, DT_CODE_SIZE, SHM_CODE, PROT_READ | PROT_EXEC) < 0 ||
@@ -135,7 +159,7 @@ static void __attribute__((noreturn)) child_main(int fd, int cmd_fd, int res_fd,
 	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 	bool avx = dt_host_has_avx();
-	char ready = 'R';
+	char ready = child_seccomp() == 0 ? 'R' : 'S';
 	if (write(res_fd, &ready, 1) != 1)
 		_exit(4);
 	for (;;) {
@@ -157,6 +181,20 @@ static void __attribute__((noreturn)) child_main(int fd, int cmd_fd, int res_fd,
 }
 
 /* ---- parent side ---- */
+
+static void native_kill(struct dt_native *n)
+{
+	if (n->pid > 0) {
+		kill(n->pid, SIGKILL);
+		waitpid(n->pid, NULL, 0);
+		n->pid = 0;
+	}
+	if (n->cmd_fd >= 0)
+		close(n->cmd_fd);
+	if (n->res_fd >= 0)
+		close(n->res_fd);
+	n->cmd_fd = n->res_fd = -1;
+}
 
 static int native_spawn(struct dt_native *n)
 {
@@ -185,28 +223,18 @@ static int native_spawn(struct dt_native *n)
 	n->cmd_fd = cmd[1];
 	n->res_fd = res[0];
 	char b = 0;
-	if (read(n->res_fd, &b, 1) != 1 || b != 'R') {
-		dt_native_stop(n);
+	if (read(n->res_fd, &b, 1) == 1 && b == 'S') {
+		native_kill(n);
+		return err_set("the native runner could not install its seccomp filter");
+	}
+	if (b != 'R') {
+		native_kill(n);
 		return err_set("the native runner could not map its fixed addresses "
 			       "(0x%llx, 0x%llx, 0x%x); is something else mapped there?",
 			       (unsigned long long)DT_CODE_VA, (unsigned long long)DT_DATA_VA,
 			       NCTRL_VA);
 	}
 	return 0;
-}
-
-static void native_kill(struct dt_native *n)
-{
-	if (n->pid > 0) {
-		kill(n->pid, SIGKILL);
-		waitpid(n->pid, NULL, 0);
-		n->pid = 0;
-	}
-	if (n->cmd_fd >= 0)
-		close(n->cmd_fd);
-	if (n->res_fd >= 0)
-		close(n->res_fd);
-	n->cmd_fd = n->res_fd = -1;
 }
 
 struct dt_native *dt_native_start(void)
