@@ -15,7 +15,7 @@ ENGINE      ?= bt
 $(BUILD)/difftest: $(BUILD)/obj/$(DT_MAIN:.c=.o) $(DT_OBJS) $(LIB_OBJS) $(DT_EXTRA_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit-tests: $(DT_OBJS)
+$(BUILD)/unit-tests: $(DT_OBJS) $(DT_EXTRA_OBJS)
 
 # Long run: make difftest N=1000000 ENGINE=bt SEED=7
 difftest: $(BUILD)/difftest
