@@ -98,6 +98,10 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 /* Engines whose guest runs longer than this many milliseconds get kicked. */
 void dt_guest_set_timeout(struct dt_guest *g, int ms);
 bool dt_guest_has_avx(const struct dt_guest *g);
+/* True when the engine cannot be told about rewritten code (no mem_written
+ * op) and the runner therefore builds a fresh VM for every case. */
+bool dt_guest_fresh_vms(const struct dt_guest *g);
+void dt_guest_set_fresh(struct dt_guest *g, bool fresh);
 /* The test's exception frame in guest RAM after a run: slot 0 RIP, 1 CS,
  * 2 RFLAGS, 3 RSP, 4 SS. NULL when the stubs recorded no frame. */
 uint8_t *dt_guest_frame_slot(uint8_t *ram, int slot);

@@ -50,6 +50,9 @@ struct dt_guest {
 	atomic_bool quit;
 	atomic_llong deadline_ns;       /* 0: no case running */
 	atomic_bool fired;
+	bool vm_live;
+	bool fresh;                     /* recreate the VM before every case */
+	uint64_t runs;
 };
 
 static long long now_ns(void)
@@ -300,6 +303,45 @@ static bool setup_avx(struct dt_guest *g)
 	return rip == want || rip == want + 1;
 }
 
+/* Creates the VM and writes the fixed parts of the guest image. */
+static int vm_up(struct dt_guest *g)
+{
+	config_defaults(&g->cfg);
+	g->cfg.mem_size = G_RAM_SIZE;
+	g->cfg.cpus = 1;
+	g->cfg.serial = SERIAL_NONE;
+	g->cfg.engine = g->eng->name;
+	if (vm_create(&g->vm, &g->cfg, g->eng) < 0)
+		return -1;
+	g->vm_live = true;
+	g->ram = g->vm.mem.ram;
+	size_t blob = (size_t)(dt_guest_sys_end - dt_guest_sys);
+	if (blob > SYS_FX_IN - SYS_CODE)
+		return err_set("difftest guest stubs are too large");
+	memcpy(sys_host(g, SYS_CODE), dt_guest_sys, blob);
+	memcpy(g->ram + G_USER_PA, dt_guest_user, (size_t)(dt_guest_user_end - dt_guest_user));
+	put64(sys_host(g, SYS_IST_ALT), SYS(SYS_IST_ALT_TOP));
+	build_page_tables(g);
+	build_descriptors(g);
+	bool want_avx = g->avx;
+	g->avx = false;
+	build_base_state(g);
+	if (want_avx && dt_host_has_avx() && setup_avx(g)) {
+		g->avx = true;
+		build_base_state(g);
+	}
+	*sys_host(g, SYS_USE_AVX) = g->avx;
+	*sys_host(g, SYS_KLOAD_AVX) = g->avx && !g->cpl3;
+	return 0;
+}
+
+static void vm_down(struct dt_guest *g)
+{
+	if (g->vm_live)
+		vm_destroy(&g->vm);
+	g->vm_live = false;
+}
+
 struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool want_avx)
 {
 	if (eng->probe && eng->probe() < 0) {
@@ -318,46 +360,25 @@ struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool wa
 	g->eng = eng;
 	g->cpl3 = cpl3;
 	g->timeout_ms = 2000;
-	config_defaults(&g->cfg);
-	g->cfg.mem_size = G_RAM_SIZE;
-	g->cfg.cpus = 1;
-	g->cfg.serial = SERIAL_NONE;
-	g->cfg.engine = eng->name;
-	if (vm_create(&g->vm, &g->cfg, eng) < 0) {
+	g->avx = want_avx;
+	atomic_init(&g->quit, false);
+	atomic_init(&g->deadline_ns, 0);
+	atomic_init(&g->fired, false);
+	if (vm_up(g) < 0) {
+		vm_down(g);
 		free(g);
 		return NULL;
 	}
-	g->ram = g->vm.mem.ram;
-	size_t blob = (size_t)(dt_guest_sys_end - dt_guest_sys);
-	if (blob > SYS_FX_IN - SYS_CODE) {
-		err_set("difftest guest stubs are too large");
-		dt_guest_stop(g);
-		return NULL;
-	}
-	memcpy(sys_host(g, SYS_CODE), dt_guest_sys, blob);
-	memcpy(g->ram + G_USER_PA, dt_guest_user, (size_t)(dt_guest_user_end - dt_guest_user));
-	put64(sys_host(g, SYS_IST_ALT), SYS(SYS_IST_ALT_TOP));
-	build_page_tables(g);
-	build_descriptors(g);
-
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_signal;
 	sigaction(SIGUSR1, &sa, NULL);
-	atomic_init(&g->quit, false);
-	atomic_init(&g->deadline_ns, 0);
-	atomic_init(&g->fired, false);
 	if (pthread_create(&g->watchdog, NULL, watchdog_main, g) == 0)
 		g->watchdog_running = true;
-
-	g->avx = false;
-	build_base_state(g);
-	if (want_avx && dt_host_has_avx() && setup_avx(g)) {
-		g->avx = true;
-		build_base_state(g);
-	}
-	*sys_host(g, SYS_USE_AVX) = g->avx;
-	*sys_host(g, SYS_KLOAD_AVX) = g->avx && !cpl3;
+	/* An engine that caches translations must hear about the harness
+	 * rewriting the code page; without mem_written, use a fresh VM per case.
+	 * KVM runs straight from guest memory. */
+	g->fresh = !eng->mem_written && strcmp(eng->name, "kvm") != 0;
 	return g;
 }
 
@@ -369,8 +390,18 @@ void dt_guest_stop(struct dt_guest *g)
 		atomic_store(&g->quit, true);
 		pthread_join(g->watchdog, NULL);
 	}
-	vm_destroy(&g->vm);
+	vm_down(g);
 	free(g);
+}
+
+void dt_guest_set_fresh(struct dt_guest *g, bool fresh)
+{
+	g->fresh = fresh;
+}
+
+bool dt_guest_fresh_vms(const struct dt_guest *g)
+{
+	return g->fresh;
 }
 
 void dt_guest_set_timeout(struct dt_guest *g, int ms)
@@ -408,8 +439,17 @@ static void fail(struct dt_result *r, const char *why)
 int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *r)
 {
 	memset(r, 0, offsetof(struct dt_result, data));
+	if (g->fresh && g->runs++) {
+		vm_down(g);
+		if (vm_up(g) < 0)
+			return err_wrap("recreating the difftest VM");
+	}
 	dt_code_page(c, g->ram + G_CODE_PA);
 	dt_fill_data(c->data_seed, g->ram + G_DATA_PA);
+	if (g->eng->mem_written) {
+		g->eng->mem_written(&g->vm, G_CODE_PA, DT_CODE_SIZE);
+		g->eng->mem_written(&g->vm, G_DATA_PA, DT_DATA_SIZE);
+	}
 
 	uint8_t *fx = sys_host(g, SYS_FX_IN);
 	memset(fx, 0, 512);

@@ -47,6 +47,8 @@ static void usage(FILE *f)
 		"  --no-avx            do not carry/compare ymm upper halves\n"
 		"  --lax-undefined     ignore flags the SDM leaves undefined\n"
 		"  --strict            no waivers for known kvm_pvm emulator defects\n"
+		"  --fresh-vm          a new VM for every case (automatic for engines without\n"
+		"                      the mem_written op, which cannot see rewritten code)\n"
 		"  --timeout MS        per-case time limit (default 2000)\n"
 		"  --show K            print at most K mismatches in full (default 10)\n"
 		"  --verbose           print every case\n"
@@ -98,6 +100,7 @@ int main(int argc, char **argv)
 	long long only = -1;
 	const char *bug = NULL;
 	bool cpl0 = false, no_avx = false, verbose = false, quiet = false, strict = false;
+	bool fresh = false;
 	struct dt_cmp_opts opt = { .lax_undefined = false, .compare_vec = true, .compare_ymm = true };
 	int timeout_ms = 2000, show = 10;
 	static const struct option lo[] = {
@@ -107,7 +110,8 @@ int main(int argc, char **argv)
 		{ "cpl0", no_argument, 0, '0' }, { "no-avx", no_argument, 0, 'a' },
 		{ "lax-undefined", no_argument, 0, 'u' }, { "timeout", required_argument, 0, 't' },
 		{ "show", required_argument, 0, 'k' }, { "verbose", no_argument, 0, 'v' },
-		{ "quiet", no_argument, 0, 'q' }, { "strict", no_argument, 0, 'S' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "quiet", no_argument, 0, 'q' }, { "strict", no_argument, 0, 'S' },
+		{ "fresh-vm", no_argument, 0, 'F' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -135,6 +139,7 @@ int main(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
 		case 'S': strict = true; break;
+		case 'F': fresh = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return VMLITE_EXIT_USAGE;
 		}
@@ -175,14 +180,17 @@ int main(int argc, char **argv)
 		return VMLITE_EXIT_NOENGINE;
 	}
 	dt_guest_set_timeout(gst, timeout_ms);
+	if (fresh)
+		dt_guest_set_fresh(gst, true);
 	opt.compare_ymm = dt_guest_has_avx(gst);
 	char hwwhy[200];
 	bool pvm = !strcmp(eng->name, "kvm") && !kvm_is_hardware(hwwhy, sizeof(hwwhy)) && !strict;
 	if (!quiet)
-		printf("difftest: engine %s, %s, seed %llu, %s; ymm %s\n", engine_name,
+		printf("difftest: engine %s, %s, seed %llu, %s; ymm %s%s\n", engine_name,
 		       cpl0 ? "CPL0" : "CPL3", (unsigned long long)seed,
 		       cat < 0 ? "all categories" : dt_cat_name(cat),
-		       opt.compare_ymm ? "compared" : "not compared");
+		       opt.compare_ymm ? "compared" : "not compared",
+		       dt_guest_fresh_vms(gst) ? "; a fresh VM per case" : "");
 
 	static struct dt_case c;
 	static struct dt_result rn, re;
