@@ -131,7 +131,7 @@ static int e820_add(struct e820_entry *out, int n, int max, uint64_t a, uint64_t
 	return n;
 }
 
-/* The low 1 MiB follows the PC convention (EBDA below 640K, VGA/BIOS above) so
+/* The low 1 MiB follows the PC convention (EBDA below 640K, VGA hole, ACPI tables and BIOS area at 0xE0000-0xFFFFF) so
  * that real-mode-aware kernels never place data over the legacy holes. */
 int mem_e820(const struct guest_memory *m, struct e820_entry *out, int max)
 {
@@ -139,7 +139,7 @@ int mem_e820(const struct guest_memory *m, struct e820_entry *out, int max)
 	uint64_t low = mem_low_top(m);
 	n = e820_add(out, n, max, 0, 0x9fc00, E820_RAM);
 	n = e820_add(out, n, max, 0x9fc00, 0x400, E820_RESERVED);
-	n = e820_add(out, n, max, 0xf0000, 0x10000, E820_RESERVED);
+	n = e820_add(out, n, max, 0xe0000, 0x20000, E820_RESERVED);
 	if (low > 0x100000)
 		n = e820_add(out, n, max, 0x100000, low - 0x100000, E820_RAM);
 	for (int i = 0; i < m->nregions; i++) {
