@@ -82,6 +82,29 @@ static uint64_t undefined_flags(const struct dt_case *c)
 	return m & DT_FLAGS_ARITH;
 }
 
+bool dt_case_uses_vec(const struct dt_case *c)
+{
+	ZydisDecoder dec;
+	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	uint32_t off = 0;
+	while (off < c->code_len) {
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, c->code + off, c->code_len - off, &in, ops)))
+			return false;
+		for (int i = 0; i < in.operand_count; i++) {
+			if (ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER)
+				continue;
+			ZydisRegisterClass k = ZydisRegisterGetClass(ops[i].reg.value);
+			if (k == ZYDIS_REGCLASS_XMM || k == ZYDIS_REGCLASS_YMM ||
+			    ops[i].reg.value == ZYDIS_REGISTER_MXCSR)
+				return true;
+		}
+		off += in.length;
+	}
+	return false;
+}
+
 static void flag_names(uint64_t m, char *buf, size_t len)
 {
 	static const struct { uint64_t bit; const char *name; } f[] = {

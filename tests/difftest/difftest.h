@@ -93,6 +93,10 @@ struct engine_ops;
 struct dt_guest;
 /* cpl3: run test code at CPL3 (else CPL0); want_avx: carry ymm upper halves. */
 struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool want_avx);
+/* vec=false: the stubs use no FXSAVE/FXRSTOR (for engines without them);
+ * vector registers are then neither set nor compared. */
+struct dt_guest *dt_guest_start_ex(const struct engine_ops *eng, bool cpl3, bool want_avx,
+				   bool vec);
 void dt_guest_stop(struct dt_guest *g);
 int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *r);
 /* Engines whose guest runs longer than this many milliseconds get kicked. */
@@ -134,6 +138,8 @@ struct dt_cmp_opts {
 struct dt_diff;
 int dt_compare(const struct dt_case *c, const struct dt_result *nat,
 	       const struct dt_result *eng, const struct dt_cmp_opts *o, char *out, size_t outlen);
+/* True if any instruction of the case reads or writes vector state. */
+bool dt_case_uses_vec(const struct dt_case *c);
 void dt_disasm(const uint8_t *code, uint32_t len, uint64_t va, char *out, size_t outlen);
 
 /* ---- injected bugs (inject.c) ---- */

@@ -51,6 +51,7 @@ struct dt_guest {
 	atomic_llong deadline_ns;       /* 0: no case running */
 	atomic_bool fired;
 	bool vm_live;
+	bool vec;                       /* x87/SSE state loaded and saved by the stubs */
 	bool fresh;                     /* recreate the VM before every case */
 	uint64_t runs;
 };
@@ -323,7 +324,7 @@ static int vm_up(struct dt_guest *g)
 	put64(sys_host(g, SYS_IST_ALT), SYS(SYS_IST_ALT_TOP));
 	build_page_tables(g);
 	build_descriptors(g);
-	bool want_avx = g->avx;
+	bool want_avx = g->avx && g->vec;
 	g->avx = false;
 	build_base_state(g);
 	if (want_avx && dt_host_has_avx() && setup_avx(g)) {
@@ -332,6 +333,7 @@ static int vm_up(struct dt_guest *g)
 	}
 	*sys_host(g, SYS_USE_AVX) = g->avx;
 	*sys_host(g, SYS_KLOAD_AVX) = g->avx && !g->cpl3;
+	*sys_host(g, SYS_USE_FX) = g->vec;
 	return 0;
 }
 
@@ -343,6 +345,12 @@ static void vm_down(struct dt_guest *g)
 }
 
 struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool want_avx)
+{
+	return dt_guest_start_ex(eng, cpl3, want_avx, true);
+}
+
+struct dt_guest *dt_guest_start_ex(const struct engine_ops *eng, bool cpl3, bool want_avx,
+				   bool vec)
 {
 	if (eng->probe && eng->probe() < 0) {
 		err_wrap("engine %s", eng->name);
@@ -361,6 +369,7 @@ struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool wa
 	g->cpl3 = cpl3;
 	g->timeout_ms = 2000;
 	g->avx = want_avx;
+	g->vec = vec;
 	atomic_init(&g->quit, false);
 	atomic_init(&g->deadline_ns, 0);
 	atomic_init(&g->fired, false);
@@ -555,7 +564,7 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 	memcpy(&r->cpu.mxcsr, fo + 24, 4);
 	memcpy(r->cpu.xmm, fo + 160, 256);
 	memcpy(r->cpu.ymmh, udata + (UDATA_YMMH_OUT - UDATA), 256);
-	r->has_vec = true;
+	r->has_vec = g->vec;
 	memcpy(r->data, g->ram + G_DATA_PA, DT_DATA_SIZE);
 	return 0;
 }

@@ -17,6 +17,8 @@ dt_guest_sys:
 	/* Entry at CPL0 with RSP at the iretq frame: load the vector state and
 	 * iretq into the test code (CPL3), the user load stub (CPL3 with AVX),
 	 * or the test at CPL0 (ymm upper halves loaded here then). */
+	cmpb $0, AT(SYS_USE_FX)
+	je 1f
 	fxrstor64 AT(SYS_FX_IN)
 	cmpb $0, AT(SYS_KLOAD_AVX)
 	je 1f
@@ -55,6 +57,8 @@ dt_guest_sys_vectors:
 2:	cmpb $0, AT(SYS_STAGE)
 	jne dt_guest_sys_halt           /* the save stub's closing #GP */
 	movq %rsp, AT(SYS_SAVED_RSP)
+	cmpb $0, AT(SYS_USE_FX)
+	je dt_guest_sys_halt
 	fxsave64 AT(SYS_FX_OUT)
 	cmpb $0, AT(SYS_USE_AVX)
 	je dt_guest_sys_halt
