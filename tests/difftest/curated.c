@@ -390,6 +390,9 @@ static int build_spec(struct dt_gen *g, struct dt_case *c, const char *spec)
 		if (encode_operand(g, t, &req.operands[req.operand_count++]) < 0)
 			return -1;
 	}
+	/* A fourth register operand is encoded in an immediate's high nibble. */
+	if (req.operand_count == 4 && req.operands[3].type == ZYDIS_OPERAND_TYPE_REGISTER)
+		req.operands[3].reg.is4 = ZYAN_TRUE;
 	/* lea: the encoder wants the address size as the operand size. */
 	if (m == ZYDIS_MNEMONIC_LEA && req.operand_count == 2)
 		req.operands[1].mem.size = 8;
@@ -402,6 +405,29 @@ static int build_spec(struct dt_gen *g, struct dt_case *c, const char *spec)
 	memcpy(c->code, out, len);
 	c->code_len = (uint32_t)len;
 	return 0;
+}
+
+int dt_hex_case(const char *spec, uint64_t seed, struct dt_case *c)
+{
+	struct dt_gen *g = dt_gen_new(seed);
+	if (!g)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->cat = CAT_CURATED;
+	c->data_seed = dt_rand(g);
+	dt_rand_state(g, &c->init);
+	snprintf(c->note, sizeof(c->note), "%s", spec);
+	int rc = build_hex(c, spec);
+	if (rc == 0 && !c->code_len)
+		rc = err_set("--hex needs at least one byte");
+	if (rc == 0)
+		dt_fix_block(g, c);
+	const char *bar = strchr(spec, '|');
+	if (rc == 0 && bar)
+		rc = apply_sets(c, bar + 1);
+	c->ninsns = 1;
+	dt_gen_free(g);
+	return rc;
 }
 
 int dt_curated_case(int i, uint64_t seed, struct dt_case *c)

@@ -127,6 +127,9 @@ int dt_gen_case(struct dt_gen *g, int cat, struct dt_case *c);
 /* Curated list: index i of dt_curated_count(). */
 int dt_curated_count(void);
 int dt_curated_case(int i, uint64_t seed, struct dt_case *c);
+/* A case from hex bytes ("48 01 d8 | rcx=0"): random state from seed, memory
+ * operands steered into the buffer, then the given registers set. */
+int dt_hex_case(const char *spec, uint64_t seed, struct dt_case *c);
 
 /* ---- comparison (compare.c) ---- */
 struct dt_cmp_opts {

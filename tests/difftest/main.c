@@ -14,6 +14,8 @@
 
 struct counts {
 	uint64_t pass, fail, skip, waived;
+	uint64_t completed;             /* native ran to the trailer (no fault) */
+	uint64_t vectors[32];
 };
 
 /* kvm_pvm (an emulating KVM) intercepts #GP/#SS raised by guest user code
@@ -41,6 +43,8 @@ static void usage(FILE *f)
 		"  --category C        only this category: alu shift muldiv bit mov stack string\n"
 		"                      branch sse avx mem mixed curated (default: a weighted mix)\n"
 		"  --only I            run only case I (with the same seed) and show it in full\n"
+		"  --hex 'BYTES[|r=v,..]'  run these instruction bytes (random state per case,\n"
+		"                      memory operands steered, then the given registers set)\n"
 		"  --inject-bug[=B]    wrap the engine with a deliberate bug (default cf-adc):\n"
 		"                      %s\n"
 		"  --cpl0              run test code at CPL0 instead of CPL3\n"
@@ -65,8 +69,12 @@ static uint64_t case_seed(uint64_t seed, uint64_t i)
 	return z ^ (z >> 31);
 }
 
+static const char *hex_spec;
+
 static int make_case(uint64_t seed, uint64_t i, int cat, struct dt_case *c)
 {
+	if (hex_spec)
+		return dt_hex_case(hex_spec, case_seed(seed, i), c);
 	if (cat == CAT_CURATED) {
 		int n = dt_curated_count();
 		return dt_curated_case((int)(i % (uint64_t)n), case_seed(seed, i), c);
@@ -112,7 +120,8 @@ int main(int argc, char **argv)
 		{ "lax-undefined", no_argument, 0, 'u' }, { "timeout", required_argument, 0, 't' },
 		{ "show", required_argument, 0, 'k' }, { "verbose", no_argument, 0, 'v' },
 		{ "quiet", no_argument, 0, 'q' }, { "strict", no_argument, 0, 'S' },
-		{ "fresh-vm", no_argument, 0, 'F' }, { "no-vec", no_argument, 0, 'V' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "fresh-vm", no_argument, 0, 'F' }, { "no-vec", no_argument, 0, 'V' },
+		{ "hex", required_argument, 0, 'x' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -142,6 +151,7 @@ int main(int argc, char **argv)
 		case 'S': strict = true; break;
 		case 'F': fresh = true; break;
 		case 'V': no_vec = true; break;
+		case 'x': hex_spec = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return VMLITE_EXIT_USAGE;
 		}
@@ -160,7 +170,9 @@ int main(int argc, char **argv)
 	const struct engine_ops *eng = engine_select(engine_name, why, sizeof(why));
 	if (!eng) {
 		fprintf(stderr, "difftest: %s\n", err_msg());
-		return VMLITE_EXIT_USAGE;
+		bool known = !strcmp(engine_name, "bt") || !strcmp(engine_name, "kvm") ||
+			     !strcmp(engine_name, "auto");
+		return known ? VMLITE_EXIT_NOENGINE : VMLITE_EXIT_USAGE;
 	}
 	if (bug) {
 		eng = dt_inject_wrap(eng, bug);
@@ -222,7 +234,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		c.id = i;
-		if (dt_native_run(nat, &c, &rn) < 0 || dt_guest_run(gst, &c, &re) < 0) {
+		if (dt_native_run(nat, &c, &rn) < 0 ||
+		    (rn.status == DT_EXCEPTION && dt_guest_run(gst, &c, &re) < 0)) {
 			fprintf(stderr, "difftest: case %llu: %s\n", (unsigned long long)i, err_msg());
 			rc = VMLITE_EXIT_INTERNAL;
 			break;
@@ -238,6 +251,10 @@ int main(int argc, char **argv)
 				       dt_cat_name(c.cat), rn.why);
 			continue;
 		}
+		if (rn.vector == 3 && rn.cpu.rip == DT_CODE_VA + c.code_len + 1)
+			k->completed++;
+		else if (rn.vector >= 0 && rn.vector < 32)
+			k->vectors[rn.vector]++;
 		char report[8192];
 		int d = dt_compare(&c, &rn, &re, &opt, report, sizeof(report));
 		if (!d) {
@@ -286,13 +303,19 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("%-9s %9s %9s %9s %9s\n", "category", "passed", "failed", "skipped", "waived");
+	printf("%-9s %9s %9s %9s %9s  %s\n", "category", "passed", "failed", "skipped", "waived",
+	       "native outcome: ran to the end / faults");
 	for (int i = 0; i < CAT_COUNT; i++) {
 		if (!per[i].pass && !per[i].fail && !per[i].skip && !per[i].waived)
 			continue;
-		printf("%-9s %9llu %9llu %9llu %9llu\n", dt_cat_name((enum dt_cat)i),
+		printf("%-9s %9llu %9llu %9llu %9llu  %llu", dt_cat_name((enum dt_cat)i),
 		       (unsigned long long)per[i].pass, (unsigned long long)per[i].fail,
-		       (unsigned long long)per[i].skip, (unsigned long long)per[i].waived);
+		       (unsigned long long)per[i].skip, (unsigned long long)per[i].waived,
+		       (unsigned long long)per[i].completed);
+		for (int v = 0; v < 32; v++)
+			if (per[i].vectors[v])
+				printf(" %s:%llu", dt_vector_name(v), (unsigned long long)per[i].vectors[v]);
+		printf("\n");
 	}
 	if (waived)
 		printf("difftest: %llu mismatches waived as known kvm_pvm defects (--strict counts them)\n",
