@@ -11,7 +11,7 @@
 #include "guest_layout.h"
 #include "vm.h"
 
-enum bug { BUG_CARRY, BUG_SHIFT_RAX, BUG_STORE };
+enum bug { BUG_CARRY, BUG_SHIFT_RAX, BUG_STORE, BUG_PADDD };
 
 static const struct {
 	const char *name;
@@ -21,6 +21,7 @@ static const struct {
 	{ "cf-adc", BUG_CARRY, "flips CF after blocks containing adc or sbb" },
 	{ "shift-rax", BUG_SHIFT_RAX, "adds 1 to rax after blocks containing a shift by CL" },
 	{ "stos-byte", BUG_STORE, "flips a bit of the last byte a forward stos stored" },
+	{ "paddd-xmm", BUG_PADDD, "flips bit 0 of xmm0 after blocks containing (v)paddd" },
 };
 
 static const struct engine_ops *inner;
@@ -29,8 +30,9 @@ static struct engine_ops wrapped;
 
 const char *dt_inject_names(void)
 {
-	return "cf-adc (flip CF after adc/sbb), shift-rax (rax+1 after shift by CL), "
-	       "stos-byte (corrupt the last stos byte); env:NAME sets VMLITE_BT_INJECT_BUG=NAME";
+	return "cf-adc (flip CF after adc/sbb), shift-rax (rax+1 after shift by CL),\n"
+	       "                      stos-byte (corrupt the last stos byte), paddd-xmm (flip\n"
+	       "                      xmm0 bit 0 after paddd); env:NAME sets VMLITE_BT_INJECT_BUG=NAME";
 }
 
 /* True if the test block (from the start of the code page up to the int3
@@ -60,6 +62,10 @@ static bool block_has(struct vm *vm, enum bug b)
 					    ops[i].reg.value == ZYDIS_REGISTER_CL)
 						return true;
 			break;
+		case BUG_PADDD:
+			if (in.mnemonic == ZYDIS_MNEMONIC_PADDD || in.mnemonic == ZYDIS_MNEMONIC_VPADDD)
+				return true;
+			break;
 		case BUG_STORE:
 			if (in.mnemonic == ZYDIS_MNEMONIC_STOSB || in.mnemonic == ZYDIS_MNEMONIC_STOSW ||
 			    in.mnemonic == ZYDIS_MNEMONIC_STOSD || in.mnemonic == ZYDIS_MNEMONIC_STOSQ)
@@ -88,6 +94,10 @@ static int bug_vcpu_run(struct vcpu *v, struct vcpu_exit *e)
 			st.gpr[GPR_RAX] += 1;
 			inner->set_state(v, &st);
 		}
+		break;
+	case BUG_PADDD:
+		/* the stub's FXSAVE image: xmm0 at byte 160 */
+		v->vm->mem.ram[G_SYS_PA + SYS_FX_OUT + 160] ^= 1;
 		break;
 	case BUG_STORE:
 		if (inner->get_state(v, &st) == 0) {

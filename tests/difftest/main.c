@@ -295,10 +295,12 @@ int main(int argc, char **argv)
 			       c.note[0] ? " " : "", c.note);
 			print_case(stdout, &c);
 			fputs(report, stdout);
-			printf("  reproduce: build/difftest --engine %s --seed %llu%s%s --only %llu%s%s\n",
+			printf("  reproduce: build/difftest --engine %s --seed %llu%s%s --only %llu%s%s%s%s%s%s%s\n",
 			       engine_name, (unsigned long long)seed, cat >= 0 ? " --category " : "",
 			       cat >= 0 ? dt_cat_name(cat) : "", (unsigned long long)i,
-			       cpl0 ? " --cpl0" : "", bug ? " --inject-bug" : "");
+			       cpl0 ? " --cpl0" : "", no_vec ? " --no-vec" : no_avx ? " --no-avx" : "",
+			       bug ? " --inject-bug=" : "", bug ? bug : "",
+			       hex_spec ? " --hex '" : "", hex_spec ? hex_spec : "", hex_spec ? "'" : "");
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
