@@ -420,12 +420,14 @@ int dt_hex_case(const char *spec, uint64_t seed, struct dt_case *c)
 	int rc = build_hex(c, spec);
 	if (rc == 0 && !c->code_len)
 		rc = err_set("--hex needs at least one byte");
-	if (rc == 0)
+	c->ninsns = 1;
+	if (rc == 0) {
 		dt_fix_block(g, c);
+		dt_bias_block(g, c);
+	}
 	const char *bar = strchr(spec, '|');
 	if (rc == 0 && bar)
 		rc = apply_sets(c, bar + 1);
-	c->ninsns = 1;
 	dt_gen_free(g);
 	return rc;
 }
@@ -452,11 +454,14 @@ int dt_curated_case(int i, uint64_t seed, struct dt_case *c)
 			rc = build_spec(g, c, spec);
 		}
 	}
+	c->ninsns = 1;
 	if (rc == 0) {
 		if (!strncmp(spec, "rep", 3) || strstr(spec, " rep"))
 			c->init.gpr[GPR_RCX] = dt_below(g, 4) ? dt_below(g, 40) : c->init.gpr[GPR_RCX];
-		if (strncmp(spec, "hex:", 4))
+		if (strncmp(spec, "hex:", 4)) {
 			dt_fix_block(g, c);
+			dt_bias_block(g, c);
+		}
 		const char *bar = strchr(spec, '|');
 		if (bar)
 			rc = apply_sets(c, bar + 1);

@@ -632,6 +632,71 @@ void dt_fix_block(struct dt_gen *g, struct dt_case *c)
 	}
 }
 
+static uint64_t reg_value(const struct dt_cpu *cpu, ZydisRegister r)
+{
+	int i = gpr_index(r);
+	if (i < 0)
+		return 0;
+	uint64_t v = cpu->gpr[i];
+	switch (ZydisRegisterGetClass(r)) {
+	case ZYDIS_REGCLASS_GPR32: return v & 0xffffffff;
+	case ZYDIS_REGCLASS_GPR16: return v & 0xffff;
+	case ZYDIS_REGCLASS_GPR8:
+		return (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) ? (v >> 8) & 0xff : v & 0xff;
+	default: return v;
+	}
+}
+
+/* Half of the single compare-exchanges get an accumulator equal to the
+ * destination, so the "equal: store" path is exercised as often as the other. */
+static void bias_cmpxchg(struct dt_gen *g, struct dt_case *c)
+{
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	if (c->ninsns != 1 || decode(g, c->code, c->code_len, &in, ops) < 0 || !chance(g, 50))
+		return;
+	if (in.mnemonic != ZYDIS_MNEMONIC_CMPXCHG && in.mnemonic != ZYDIS_MNEMONIC_CMPXCHG8B &&
+	    in.mnemonic != ZYDIS_MNEMONIC_CMPXCHG16B)
+		return;
+	const ZydisDecodedOperand *d = &ops[0];
+	uint64_t lo = 0, hi = 0;
+	if (d->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		lo = reg_value(&c->init, d->reg.value);
+	} else if (d->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+		uint64_t a = d->mem.disp.has_displacement ? (uint64_t)d->mem.disp.value : 0;
+		if (d->mem.base == ZYDIS_REGISTER_RIP)
+			a += DT_CODE_VA + in.length;
+		else
+			a += reg_value(&c->init, d->mem.base);
+		a += reg_value(&c->init, d->mem.index) * (d->mem.scale ? d->mem.scale : 1);
+		if (in.address_width == 32)
+			a &= 0xffffffff;
+		if (a < DT_DATA_VA || a + 16 > DT_DATA_VA + DT_DATA_SIZE)
+			return;
+		static uint8_t buf[DT_DATA_SIZE];
+		dt_fill_data(c->data_seed, buf);
+		memcpy(&lo, buf + (a - DT_DATA_VA), 8);
+		memcpy(&hi, buf + (a - DT_DATA_VA) + 8, 8);
+	} else {
+		return;
+	}
+	uint64_t *rax = &c->init.gpr[GPR_RAX], *rdx = &c->init.gpr[GPR_RDX];
+	if (in.mnemonic == ZYDIS_MNEMONIC_CMPXCHG16B) {
+		*rax = lo;
+		*rdx = hi;
+	} else if (in.mnemonic == ZYDIS_MNEMONIC_CMPXCHG8B) {
+		*rax = (*rax & ~0xffffffffull) | (lo & 0xffffffff);
+		*rdx = (*rdx & ~0xffffffffull) | (lo >> 32);
+	} else {
+		*rax = lo;
+	}
+}
+
+void dt_bias_block(struct dt_gen *g, struct dt_case *c)
+{
+	bias_cmpxchg(g, c);
+}
+
 static const enum dt_cat mixable[] = {
 	CAT_ALU, CAT_ALU, CAT_SHIFT, CAT_MULDIV, CAT_BIT, CAT_MOV, CAT_MOV, CAT_STACK,
 	CAT_STRING, CAT_BRANCH, CAT_SSE, CAT_AVX,
@@ -708,5 +773,6 @@ int dt_gen_case(struct dt_gen *g, int want, struct dt_case *c)
 	c->ninsns = made;
 	if (made > 1)
 		retarget_branches(g, c, starts, made);
+	bias_cmpxchg(g, c);
 	return 0;
 }

@@ -15,5 +15,7 @@ int dt_classify(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op
 /* Points the memory operands of the instructions in c->code into the data
  * buffer (all instructions: registers written earlier in the block are left). */
 void dt_fix_block(struct dt_gen *g, struct dt_case *c);
+/* Value biases that need the final registers (cmpxchg equal half the time). */
+void dt_bias_block(struct dt_gen *g, struct dt_case *c);
 
 #endif

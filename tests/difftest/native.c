@@ -336,7 +336,10 @@ int dt_native_run(struct dt_native *n, const struct dt_case *c, struct dt_result
 		r->vector = (int)o->trapno;
 		r->error_code = (uint32_t)o->err;
 		r->cr2 = r->vector == 14 ? o->cr2 : 0;
-		if (o->signo == SIGSYS || o->trapno > 31) {
+		if (o->signo == SIGSYS) {
+			r->status = DT_RUNNER_ERROR;
+			snprintf(r->why, sizeof(r->why), "the code reached a system call (blocked)");
+		} else if (o->trapno > 31) {
 			r->status = DT_RUNNER_ERROR;
 			snprintf(r->why, sizeof(r->why), "signal %d (code %d, trap %llu) is not a CPU exception",
 				 o->signo, o->si_code, (unsigned long long)o->trapno);
