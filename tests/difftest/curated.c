@@ -466,7 +466,6 @@ int dt_curated_case(int i, uint64_t seed, struct dt_case *c)
 		if (bar)
 			rc = apply_sets(c, bar + 1);
 	}
-	c->ninsns = 1;
 	dt_gen_free(g);
 	return rc;
 }
