@@ -25,11 +25,15 @@
 #include "error.h"
 #include "native_layout.h"
 
-/* Shared memfd: code page, data buffer, control page (same order as mapped). */
+/* Shared memfd: code page, data buffer, then the request (entry block
+ * image) and the reply (struct native_out). The child maps the first two at
+ * their fixed addresses and uses the rest through the mapping inherited
+ * from the parent. */
 #define SHM_CODE 0
 #define SHM_DATA DT_CODE_SIZE
-#define SHM_CTRL (DT_CODE_SIZE + DT_DATA_SIZE)
-#define SHM_SIZE (SHM_CTRL + NCTRL_SIZE)
+#define SHM_REQ  (DT_CODE_SIZE + DT_DATA_SIZE)
+#define SHM_OUT  (SHM_REQ + NCTL_SIZE)
+#define SHM_SIZE (SHM_OUT + 0x1000)
 
 struct native_out {
 	int signo;
@@ -43,8 +47,11 @@ struct native_out {
 	uint8_t ymmh[16][16];
 };
 
-_Static_assert(sizeof(struct native_out) <= NCTRL_SIZE - (NCTRL_OUT - NCTRL_VA),
-	       "native_out does not fit the control page");
+_Static_assert(sizeof(struct native_out) <= 0x1000, "native_out does not fit its page");
+
+/* The entry block native_entry.S loads from; the signal handler's output. */
+__attribute__((aligned(64))) uint8_t dt_native_ctl[NCTL_SIZE];
+static struct native_out child_out;
 
 struct dt_native {
 	int shm_fd;
@@ -76,7 +83,7 @@ static sigjmp_buf child_env;
 static void child_signal(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	struct native_out *o = (struct native_out *)NCTRL_OUT;
+	struct native_out *o = &child_out;
 	const greg_t *g = uc->uc_mcontext.gregs;
 	o->signo = sig;
 	o->si_code = si->si_code;
@@ -137,11 +144,11 @@ static int child_seccomp(void)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
-static void __attribute__((noreturn)) child_main(int fd, int cmd_fd, int res_fd, int timeout_ms)
+static void __attribute__((noreturn)) child_main(int fd, uint8_t *shm, int cmd_fd, int res_fd,
+						  int timeout_ms)
 {
 	if (child_map(fd, DT_CODE_VA, DT_CODE_SIZE, SHM_CODE, PROT_READ | PROT_EXEC) < 0 ||
-	    child_map(fd, DT_DATA_VA, DT_DATA_SIZE, SHM_DATA, PROT_READ | PROT_WRITE) < 0 ||
-	    child_map(fd, NCTRL_VA, NCTRL_SIZE, SHM_CTRL, PROT_READ | PROT_WRITE) < 0) {
+	    child_map(fd, DT_DATA_VA, DT_DATA_SIZE, SHM_DATA, PROT_READ | PROT_WRITE) < 0) {
 		char b = 'M';
 		if (write(res_fd, &b, 1) < 0)
 			_exit(3);
@@ -166,6 +173,8 @@ static void __attribute__((noreturn)) child_main(int fd, int cmd_fd, int res_fd,
 		char b;
 		if (read(cmd_fd, &b, 1) != 1)
 			_exit(0);
+		memcpy(dt_native_ctl, shm + SHM_REQ, NCTL_SIZE);
+		memset(&child_out, 0, sizeof(child_out));
 		struct itimerval it = { { 0, 0 }, { timeout_ms / 1000, (timeout_ms % 1000) * 1000 } };
 		setitimer(ITIMER_REAL, &it, NULL);
 		if (sigsetjmp(child_env, 1) == 0) {
@@ -175,6 +184,7 @@ static void __attribute__((noreturn)) child_main(int fd, int cmd_fd, int res_fd,
 		}
 		struct itimerval off = { { 0, 0 }, { 0, 0 } };
 		setitimer(ITIMER_REAL, &off, NULL);
+		memcpy(shm + SHM_OUT, &child_out, sizeof(child_out));
 		if (write(res_fd, &b, 1) != 1)
 			_exit(5);
 	}
@@ -215,7 +225,7 @@ static int native_spawn(struct dt_native *n)
 	if (pid == 0) {
 		close(cmd[1]);
 		close(res[0]);
-		child_main(n->shm_fd, cmd[0], res[1], n->timeout_ms);
+		child_main(n->shm_fd, n->shm, cmd[0], res[1], n->timeout_ms);
 	}
 	close(cmd[0]);
 	close(res[1]);
@@ -230,9 +240,8 @@ static int native_spawn(struct dt_native *n)
 	if (b != 'R') {
 		native_kill(n);
 		return err_set("the native runner could not map its fixed addresses "
-			       "(0x%llx, 0x%llx, 0x%x); is something else mapped there?",
-			       (unsigned long long)DT_CODE_VA, (unsigned long long)DT_DATA_VA,
-			       NCTRL_VA);
+			       "(0x%llx, 0x%llx); is something else mapped there?",
+			       (unsigned long long)DT_CODE_VA, (unsigned long long)DT_DATA_VA);
 	}
 	return 0;
 }
@@ -299,17 +308,16 @@ int dt_native_run(struct dt_native *n, const struct dt_case *c, struct dt_result
 	memset(r, 0, offsetof(struct dt_result, data));
 	if (n->pid <= 0 && native_spawn(n) < 0)
 		return -1;
-	uint8_t *ctrl = n->shm + SHM_CTRL;
-#define CTRL(addr) (ctrl + ((addr) - NCTRL_VA))
+	uint8_t *req = n->shm + SHM_REQ;
 	dt_code_page(c, n->shm + SHM_CODE);
 	dt_fill_data(c->data_seed, n->shm + SHM_DATA);
-	build_fx(CTRL(NCTRL_FX), &c->init);
-	memcpy(CTRL(NCTRL_YMMH), c->init.ymmh, 256);
-	memcpy(CTRL(NCTRL_GPR), c->init.gpr, 128);
-	memcpy(CTRL(NCTRL_RIP), &c->init.rip, 8);
+	build_fx(req + NCTL_FX, &c->init);
+	memcpy(req + NCTL_YMMH, c->init.ymmh, 256);
+	memcpy(req + NCTL_GPR, c->init.gpr, 128);
+	memcpy(req + NCTL_RIP, &c->init.rip, 8);
 	uint64_t fl = (c->init.rflags & DT_FLAGS_CMP) | DT_FLAGS_FIXED;
-	memcpy(CTRL(NCTRL_RFLAGS), &fl, 8);
-	struct native_out *o = (struct native_out *)CTRL(NCTRL_OUT);
+	memcpy(req + NCTL_RFLAGS, &fl, 8);
+	struct native_out *o = (struct native_out *)(n->shm + SHM_OUT);
 	memset(o, 0, sizeof(*o));
 
 	char b = 'G';

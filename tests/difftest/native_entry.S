@@ -1,17 +1,18 @@
-/* Enters test code with every register taken from the control page. Never
+/* Enters test code with every register taken from dt_native_ctl. Never
  * returns: the test ends in an exception (at least the int3 trailer) that
  * the runner's signal handler turns into a result and a siglongjmp. */
 #include "native_layout.h"
 
-#define GPR(n) (NCTRL_GPR + 8 * (n))
-#define YMMH(n) (NCTRL_YMMH + 16 * (n))
+#define CTL(off) (dt_native_ctl + (off))(%rip)
+#define GPR(n) CTL(NCTL_GPR + 8 * (n))
+#define YMMH(n) CTL(NCTL_YMMH + 16 * (n))
 
 	.text
 	.globl dt_native_enter_avx
 	.type dt_native_enter_avx, @function
 dt_native_enter_avx:
 	/* fxrstor leaves the upper halves alone: it goes first, the inserts after. */
-	fxrstor64 NCTRL_FX
+	fxrstor64 CTL(NCTL_FX)
 	vinserti128 $1, YMMH(0), %ymm0, %ymm0
 	vinserti128 $1, YMMH(1), %ymm1, %ymm1
 	vinserti128 $1, YMMH(2), %ymm2, %ymm2
@@ -33,10 +34,10 @@ dt_native_enter_avx:
 	.globl dt_native_enter_sse
 	.type dt_native_enter_sse, @function
 dt_native_enter_sse:
-	fxrstor64 NCTRL_FX
+	fxrstor64 CTL(NCTL_FX)
 1:
-	movq $NCTRL_STACK_TOP, %rsp
-	pushq NCTRL_RFLAGS
+	leaq CTL(NCTL_STACK_TOP), %rsp
+	pushq CTL(NCTL_RFLAGS)
 	popfq
 	movq GPR(0), %rax
 	movq GPR(1), %rcx
@@ -54,6 +55,6 @@ dt_native_enter_sse:
 	movq GPR(14), %r14
 	movq GPR(15), %r15
 	movq GPR(4), %rsp
-	jmp *NCTRL_RIP
+	jmp *CTL(NCTL_RIP)
 
 	.section .note.GNU-stack, "", @progbits

@@ -1,17 +1,16 @@
-/* Fixed layout of the native runner's control page, shared by native.c and
- * native_entry.S (which loads the state with absolute addresses so that no
- * register is needed to find it). Below 2 GiB: reachable by a disp32. */
+/* Layout of the native runner's entry block (dt_native_ctl in native.c),
+ * shared with native_entry.S, which loads the state RIP-relative so no
+ * register is needed to find it. The block lives in the runner's own image
+ * (a PIE address no generated pointer or displacement reaches). */
 #ifndef VMLITE_DIFFTEST_NATIVE_LAYOUT_H
 #define VMLITE_DIFFTEST_NATIVE_LAYOUT_H
 
-#define NCTRL_VA         0x30000000
-#define NCTRL_SIZE       0x2000
-#define NCTRL_FX         (NCTRL_VA + 0x000)  /* fxsave image: x87, mxcsr, xmm (64-aligned) */
-#define NCTRL_YMMH       (NCTRL_VA + 0x200)  /* 16 x 16 bytes */
-#define NCTRL_GPR        (NCTRL_VA + 0x300)  /* 16 x 8, x86_gpr order */
-#define NCTRL_RIP        (NCTRL_VA + 0x380)
-#define NCTRL_RFLAGS     (NCTRL_VA + 0x388)
-#define NCTRL_STACK_TOP  (NCTRL_VA + 0x800)  /* scratch stack for the popfq */
-#define NCTRL_OUT        (NCTRL_VA + 0x800)  /* struct native_out, written by the handler */
+#define NCTL_FX         0x000   /* fxsave image: x87, mxcsr, xmm (64-aligned) */
+#define NCTL_YMMH       0x200   /* 16 x 16 bytes */
+#define NCTL_GPR        0x300   /* 16 x 8, x86_gpr order */
+#define NCTL_RIP        0x380
+#define NCTL_RFLAGS     0x388
+#define NCTL_STACK_TOP  0x800   /* scratch stack for the popfq */
+#define NCTL_SIZE       0x800
 
 #endif
