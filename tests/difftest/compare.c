@@ -172,8 +172,9 @@ int dt_compare(const struct dt_case *c, const struct dt_result *nat,
 		uint32_t mask = 0xffffffff;
 		if (nat->vector == 14) {
 			/* U differs by design in CPL0 mode; Linux reports P=1 for any
-			 * kernel-half address, where our guest has its own mappings. */
-			mask = 0x2 | 0x10 | (nat->cr2 < 0x800000000000ull ? 0x1 : 0);
+			 * address from TASK_SIZE_MAX (the last user page is a guard)
+			 * up, where our guest has its own mappings. */
+			mask = 0x2 | 0x10 | (nat->cr2 < 0x7ffffffff000ull ? 0x1 : 0);
 		}
 		if ((nat->error_code ^ eng->error_code) & mask) {
 			say(&o, "  error code: native 0x%x engine 0x%x (%s)\n", nat->error_code,
