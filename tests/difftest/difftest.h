@@ -102,6 +102,7 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 /* Engines whose guest runs longer than this many milliseconds get kicked. */
 void dt_guest_set_timeout(struct dt_guest *g, int ms);
 bool dt_guest_has_avx(const struct dt_guest *g);
+bool dt_guest_has_vec(const struct dt_guest *g);
 /* True when the engine cannot be told about rewritten code (no mem_written
  * op) and the runner therefore builds a fresh VM for every case. */
 bool dt_guest_fresh_vms(const struct dt_guest *g);

@@ -344,6 +344,48 @@ static void vm_down(struct dt_guest *g)
 	g->vm_live = false;
 }
 
+/* A nop case must run to the trailer. If it cannot with vector state,
+ * the engine probably lacks FXSAVE/FXRSTOR in its CPL0 path: fall back to
+ * the stubs without them (vector registers are then not compared). */
+static int probe_guest(struct dt_guest *g)
+{
+	static struct dt_case c;
+	static struct dt_result r;
+	memset(&c, 0, sizeof(c));
+	c.code[0] = 0x90;
+	c.code_len = 1;
+	c.init.gpr[GPR_RSP] = DT_STACK_TOP;
+	c.init.rip = DT_CODE_VA;
+	c.init.mxcsr = 0x1f80;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (dt_guest_run(g, &c, &r) == 0 && r.status == DT_EXCEPTION && r.vector == 3 &&
+		    r.cpu.rip == DT_CODE_VA + 2)
+			return 0;
+		if (!g->vec)
+			break;
+		fprintf(stderr, "difftest: engine %s cannot run the guest stubs with %s state "
+			"(%s); retrying without (%s)\n", g->eng->name, g->avx ? "AVX" : "vector",
+			r.status == DT_EXCEPTION ? dt_vector_name(r.vector) : r.why,
+			g->avx ? "--no-avx" : "--no-vec");
+		if (g->avx)
+			g->avx = false;
+		else
+			g->vec = false;
+		vm_down(g);
+		if (vm_up(g) < 0)
+			return -1;
+	}
+	char how[240];
+	if (r.status == DT_EXCEPTION)
+		snprintf(how, sizeof(how), "it stopped with %s at rip 0x%llx", dt_vector_name(r.vector),
+			 (unsigned long long)r.cpu.rip);
+	else
+		snprintf(how, sizeof(how), "%s", r.why);
+	return err_set("engine %s cannot run the difftest guest (a nop at CPL%d in 64-bit "
+		       "paged mode entered by iretq, exceptions through a 64-bit IDT with IST): %s",
+		       g->eng->name, g->cpl3 ? 3 : 0, how);
+}
+
 struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool want_avx)
 {
 	return dt_guest_start_ex(eng, cpl3, want_avx, true);
@@ -388,6 +430,10 @@ struct dt_guest *dt_guest_start_ex(const struct engine_ops *eng, bool cpl3, bool
 	 * rewriting the code page; without mem_written, use a fresh VM per case.
 	 * KVM runs straight from guest memory. */
 	g->fresh = !eng->mem_written && strcmp(eng->name, "kvm") != 0;
+	if (probe_guest(g) < 0) {
+		dt_guest_stop(g);
+		return NULL;
+	}
 	return g;
 }
 
@@ -421,6 +467,11 @@ void dt_guest_set_timeout(struct dt_guest *g, int ms)
 bool dt_guest_has_avx(const struct dt_guest *g)
 {
 	return g->avx;
+}
+
+bool dt_guest_has_vec(const struct dt_guest *g)
+{
+	return g->vec;
 }
 
 uint8_t *dt_guest_frame_slot(uint8_t *ram, int slot)

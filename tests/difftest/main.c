@@ -241,6 +241,8 @@ int main(int argc, char **argv)
 	if (fresh)
 		dt_guest_set_fresh(gst, true);
 	opt.compare_ymm = dt_guest_has_avx(gst);
+	opt.compare_vec = dt_guest_has_vec(gst);
+	no_vec = !opt.compare_vec;
 	char hwwhy[200];
 	bool pvm = !strcmp(eng->name, "kvm") && !kvm_is_hardware(hwwhy, sizeof(hwwhy)) && !strict;
 	if (!quiet)
