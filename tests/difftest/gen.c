@@ -470,9 +470,13 @@ static int gpr_index(ZydisRegister r)
 
 /* A target for a memory access: inside the pointer window, with an
  * alignment that is sometimes natural and sometimes not. */
-static uint64_t mem_target(struct dt_gen *g)
+static uint64_t mem_target(struct dt_gen *g, unsigned size_bits)
 {
 	uint64_t t = DT_PTR_LO + dt_below(g, DT_PTR_HI - DT_PTR_LO);
+	/* Vector operands mostly aligned, or most legacy SSE cases would end
+	 * in the same alignment #GP instead of computing something. */
+	if (size_bits >= 128 && chance(g, 80))
+		return t & ~(uint64_t)(size_bits / 8 - 1);
 	switch (dt_below(g, 4)) {
 	case 0: return t & ~63ull;
 	case 1: return t & ~15ull;
@@ -518,7 +522,7 @@ static void fix_memory(struct dt_gen *g, struct dt_case *c, uint32_t off,
 		const ZydisDecodedOperand *o = &ops[i];
 		if (o->type != ZYDIS_OPERAND_TYPE_MEMORY || o->mem.type != ZYDIS_MEMOP_TYPE_MEM)
 			continue;
-		uint64_t t = mem_target(g);
+		uint64_t t = mem_target(g, o->size);
 		int base = gpr_index(o->mem.base);
 		int index = gpr_index(o->mem.index);
 		int64_t disp = o->mem.disp.has_displacement ? o->mem.disp.value : 0;
