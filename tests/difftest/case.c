@@ -33,8 +33,13 @@ void dt_fill_data(uint64_t seed, uint8_t *buf)
 
 void dt_code_page(const struct dt_case *c, uint8_t *page)
 {
-	memcpy(page, c->code, c->code_len);
-	memset(page + c->code_len, DT_TRAILER, DT_CODE_SIZE - c->code_len);
+	memset(page, DT_TRAILER, DT_CODE_SIZE);
+	memcpy(page + c->code_off, c->code, c->code_len);
+}
+
+uint64_t dt_case_end(const struct dt_case *c)
+{
+	return DT_CODE_VA + c->code_off + c->code_len + 1;
 }
 
 static const char *const cat_names[CAT_COUNT] = {

@@ -129,7 +129,7 @@ static void outcome(const struct dt_case *c, const struct dt_result *r, char *bu
 		snprintf(buf, len, "runner error: %s", r->why);
 		return;
 	}
-	uint64_t end = DT_CODE_VA + c->code_len + 1;
+	uint64_t end = dt_case_end(c);
 	if (r->vector == 3 && r->cpu.rip == end)
 		snprintf(buf, len, "completed");
 	else if (dt_vector_has_error(r->vector))

@@ -197,6 +197,19 @@ static const char *const raw[] = {
 	"hex:66 48 0f 3a 16 c0 01",                             /* pextrq rax, xmm0, 1 */
 	"hex:c4 e2 7d 2c 07 | rdi=0x2000fff0",                  /* vmaskmovps over the guard */
 	"hex:c5 fd 6f 07 | rdi=0x2000fff0",                     /* vmovdqa/ymm load crossing into guard */
+	"hex:48 8b 07 | rdi=0x2000fffc",                        /* 8-byte load across the buffer end */
+	"hex:48 89 07 | rdi=0x2000fffc",                        /* store across the end: nothing written */
+	"hex:f0 48 0f c1 07 | rdi=0x2000fffa",                  /* lock xadd across the end */
+	"hex:66 0f 7f 07 | rdi=0x2000fff8",                     /* movdqa store, misaligned and crossing */
+	"hex:48 0f c7 0f | rdi=0x2000fff0",                     /* cmpxchg16b: the last 16 bytes */
+	/* Code at the very end of the page; the next page is not mapped. */
+	"tail:48 8b",                                           /* mov split across the page end: #PF fetch */
+	"tail:90",                                              /* nop, then execution runs off the page */
+	"tail:48 01 d8",                                        /* add, then off the page */
+	"tail:0f",                                              /* a lone escape byte */
+	"tail:e8 00 00",                                        /* call with half its displacement */
+	"tail:74",                                              /* jz without its offset */
+	"tail:f3 48 a5 | rcx=3",                                /* rep movsq at the end of the page */
 };
 
 #define NSPECS ((int)(sizeof(specs) / sizeof(specs[0])))
@@ -448,6 +461,10 @@ int dt_curated_case(int i, uint64_t seed, struct dt_case *c)
 	int rc = -1;
 	if (!strncmp(spec, "hex:", 4)) {
 		rc = build_hex(c, spec + 4);
+	} else if (!strncmp(spec, "tail:", 5)) {
+		rc = build_hex(c, spec + 5);
+		c->code_off = DT_CODE_SIZE - c->code_len;
+		c->init.rip = DT_CODE_VA + c->code_off;
 	} else {
 		for (int tries = 0; tries < 16 && rc < 0; tries++) {
 			c->code_len = 0;
@@ -458,7 +475,7 @@ int dt_curated_case(int i, uint64_t seed, struct dt_case *c)
 	if (rc == 0) {
 		if (!strncmp(spec, "rep", 3) || strstr(spec, " rep"))
 			c->init.gpr[GPR_RCX] = dt_below(g, 4) ? dt_below(g, 40) : c->init.gpr[GPR_RCX];
-		if (strncmp(spec, "hex:", 4)) {
+		if (strncmp(spec, "hex:", 4) && strncmp(spec, "tail:", 5)) {
 			dt_fix_block(g, c);
 			dt_bias_block(g, c);
 		}

@@ -74,6 +74,8 @@ struct dt_case {
 	int ninsns;
 	uint8_t code[DT_CODE_MAX];
 	uint32_t code_len;
+	uint32_t code_off;              /* where the code starts in the page (0 but for
+					 * page-end cases, which have no trailer) */
 	struct dt_cpu init;
 	uint64_t data_seed;             /* data buffer contents are derived from this */
 	char note[64];                  /* curated cases: what is being checked */
@@ -114,6 +116,8 @@ uint8_t *dt_guest_frame_slot(uint8_t *ram, int slot);
 /* ---- shared helpers (case.c) ---- */
 void dt_fill_data(uint64_t seed, uint8_t *buf);
 void dt_code_page(const struct dt_case *c, uint8_t *page);
+/* RIP after the trailer int3: the "ran to completion" outcome. */
+uint64_t dt_case_end(const struct dt_case *c);
 const char *dt_cat_name(enum dt_cat c);
 int dt_cat_parse(const char *s);
 const char *dt_vector_name(int v);

@@ -92,7 +92,7 @@ static int make_case(uint64_t seed, uint64_t i, int cat, struct dt_case *c)
 static void print_case(FILE *f, const struct dt_case *c)
 {
 	char dis[4096];
-	dt_disasm(c->code, c->code_len, DT_CODE_VA, dis, sizeof(dis));
+	dt_disasm(c->code, c->code_len, DT_CODE_VA + c->code_off, dis, sizeof(dis));
 	fputs(dis, f);
 	static const char *const n[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
 					   "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
 				       dt_cat_name(c.cat), rn.why);
 			continue;
 		}
-		if (rn.vector == 3 && rn.cpu.rip == DT_CODE_VA + c.code_len + 1)
+		if (rn.vector == 3 && rn.cpu.rip == dt_case_end(&c))
 			k->completed++;
 		else if (rn.vector >= 0 && rn.vector < 32)
 			k->vectors[rn.vector]++;

@@ -41,7 +41,7 @@ static void setup(const uint8_t *code, uint32_t len)
 static bool completed(const struct dt_result *res)
 {
 	return res->status == DT_EXCEPTION && res->vector == 3 &&
-	       res->cpu.rip == DT_CODE_VA + c.code_len + 1;
+	       res->cpu.rip == dt_case_end(&c);
 }
 
 /* Parity of the low byte, as PF defines it. */
