@@ -95,10 +95,13 @@ struct engine_ops;
 struct dt_guest;
 /* cpl3: run test code at CPL3 (else CPL0); want_avx: carry ymm upper halves. */
 struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool want_avx);
-/* vec=false: the stubs use no FXSAVE/FXRSTOR (for engines without them);
- * vector registers are then neither set nor compared. */
+/* How the guest stubs move xmm0-15/MXCSR: FXSAVE/FXRSTOR (default), plain
+ * movdqu/ldmxcsr/stmxcsr (engines without FXSAVE), or not at all (vector
+ * registers are then neither set nor compared). The runner falls back along
+ * this list by itself if the engine cannot run a nop case. */
+enum dt_vec_mode { DT_VEC_NONE, DT_VEC_FX, DT_VEC_MOVDQU };
 struct dt_guest *dt_guest_start_ex(const struct engine_ops *eng, bool cpl3, bool want_avx,
-				   bool vec);
+				   enum dt_vec_mode vec);
 void dt_guest_stop(struct dt_guest *g);
 int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *r);
 /* Engines whose guest runs longer than this many milliseconds get kicked. */

@@ -51,7 +51,7 @@ struct dt_guest {
 	atomic_llong deadline_ns;       /* 0: no case running */
 	atomic_bool fired;
 	bool vm_live;
-	bool vec;                       /* x87/SSE state loaded and saved by the stubs */
+	int vec;                        /* VEC_*: how the stubs move xmm/MXCSR */
 	bool fresh;                     /* recreate the VM before every case */
 	uint64_t runs;
 };
@@ -324,7 +324,7 @@ static int vm_up(struct dt_guest *g)
 	put64(sys_host(g, SYS_IST_ALT), SYS(SYS_IST_ALT_TOP));
 	build_page_tables(g);
 	build_descriptors(g);
-	bool want_avx = g->avx && g->vec;
+	bool want_avx = g->avx && g->vec != VEC_NONE;
 	g->avx = false;
 	build_base_state(g);
 	if (want_avx && dt_host_has_avx() && setup_avx(g)) {
@@ -333,7 +333,7 @@ static int vm_up(struct dt_guest *g)
 	}
 	*sys_host(g, SYS_USE_AVX) = g->avx;
 	*sys_host(g, SYS_KLOAD_AVX) = g->avx && !g->cpl3;
-	*sys_host(g, SYS_USE_FX) = g->vec;
+	*sys_host(g, SYS_VEC_MODE) = (uint8_t)g->vec;
 	return 0;
 }
 
@@ -357,20 +357,26 @@ static int probe_guest(struct dt_guest *g)
 	c.init.gpr[GPR_RSP] = DT_STACK_TOP;
 	c.init.rip = DT_CODE_VA;
 	c.init.mxcsr = 0x1f80;
-	for (int attempt = 0; attempt < 3; attempt++) {
+	for (int attempt = 0; attempt < 4; attempt++) {
 		if (dt_guest_run(g, &c, &r) == 0 && r.status == DT_EXCEPTION && r.vector == 3 &&
 		    r.cpu.rip == DT_CODE_VA + 2)
 			return 0;
-		if (!g->vec)
+		if (g->vec == VEC_NONE)
 			break;
-		fprintf(stderr, "difftest: engine %s cannot run the guest stubs with %s state "
-			"(%s); retrying without (%s)\n", g->eng->name, g->avx ? "AVX" : "vector",
-			r.status == DT_EXCEPTION ? dt_vector_name(r.vector) : r.why,
-			g->avx ? "--no-avx" : "--no-vec");
+		const char *what = g->avx ? "AVX state" : g->vec == VEC_FX ? "FXSAVE/FXRSTOR" :
+				   "vector state";
+		const char *next = g->avx ? "no ymm upper halves (--no-avx)" :
+				   g->vec == VEC_FX ? "movdqu/ldmxcsr/stmxcsr instead" :
+				   "no vector state (--no-vec)";
+		fprintf(stderr, "difftest: engine %s cannot run the guest stubs with %s (%s); "
+			"retrying with %s\n", g->eng->name, what,
+			r.status == DT_EXCEPTION ? dt_vector_name(r.vector) : r.why, next);
 		if (g->avx)
 			g->avx = false;
+		else if (g->vec == VEC_FX)
+			g->vec = VEC_MOVDQU;
 		else
-			g->vec = false;
+			g->vec = VEC_NONE;
 		vm_down(g);
 		if (vm_up(g) < 0)
 			return -1;
@@ -388,11 +394,11 @@ static int probe_guest(struct dt_guest *g)
 
 struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool want_avx)
 {
-	return dt_guest_start_ex(eng, cpl3, want_avx, true);
+	return dt_guest_start_ex(eng, cpl3, want_avx, DT_VEC_FX);
 }
 
 struct dt_guest *dt_guest_start_ex(const struct engine_ops *eng, bool cpl3, bool want_avx,
-				   bool vec)
+				   enum dt_vec_mode vec)
 {
 	if (eng->probe && eng->probe() < 0) {
 		err_wrap("engine %s", eng->name);
@@ -411,7 +417,7 @@ struct dt_guest *dt_guest_start_ex(const struct engine_ops *eng, bool cpl3, bool
 	g->cpl3 = cpl3;
 	g->timeout_ms = 2000;
 	g->avx = want_avx;
-	g->vec = vec;
+	g->vec = (int)vec;
 	atomic_init(&g->quit, false);
 	atomic_init(&g->deadline_ns, 0);
 	atomic_init(&g->fired, false);
@@ -471,7 +477,7 @@ bool dt_guest_has_avx(const struct dt_guest *g)
 
 bool dt_guest_has_vec(const struct dt_guest *g)
 {
-	return g->vec;
+	return g->vec != VEC_NONE;
 }
 
 uint8_t *dt_guest_frame_slot(uint8_t *ram, int slot)
@@ -615,7 +621,7 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 	memcpy(&r->cpu.mxcsr, fo + 24, 4);
 	memcpy(r->cpu.xmm, fo + 160, 256);
 	memcpy(r->cpu.ymmh, udata + (UDATA_YMMH_OUT - UDATA), 256);
-	r->has_vec = g->vec;
+	r->has_vec = g->vec != VEC_NONE;
 	memcpy(r->data, g->ram + G_DATA_PA, DT_DATA_SIZE);
 	return 0;
 }

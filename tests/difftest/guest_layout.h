@@ -45,7 +45,10 @@
 #define SYS_YMMH_IN     0x3200
 #define SYS_USE_AVX     0x3300  /* byte: 1 when ymm upper halves are saved (user stub) */
 #define SYS_KLOAD_AVX   0x3301  /* byte: 1 when the entry stub loads them itself (CPL0 tests) */
-#define SYS_USE_FX      0x3303  /* byte: 1 when x87/SSE state is loaded and saved */
+#define SYS_VEC_MODE    0x3303  /* byte: how xmm/MXCSR are moved: VEC_* */
+#define VEC_NONE        0       /* values of enum dt_vec_mode */
+#define VEC_FX          1       /* fxrstor64/fxsave64 */
+#define VEC_MOVDQU      2       /* movdqu x16 + ldmxcsr/stmxcsr (engines without FXSAVE) */
 #define SYS_STAGE       0x3302  /* byte: 0 test running, 1 in the user save stub */
 #define SYS_SAVED_RSP   0x3308  /* RSP at the first exception: its frame */
 #define SYS_IST_ALT     0x3310  /* value for TSS.IST1 during the user save stub */

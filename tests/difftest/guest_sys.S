@@ -17,10 +17,17 @@ dt_guest_sys:
 	/* Entry at CPL0 with RSP at the iretq frame: load the vector state and
 	 * iretq into the test code (CPL3), the user load stub (CPL3 with AVX),
 	 * or the test at CPL0 (ymm upper halves loaded here then). */
-	cmpb $0, AT(SYS_USE_FX)
-	je 1f
-	fxrstor64 AT(SYS_FX_IN)
-	cmpb $0, AT(SYS_KLOAD_AVX)
+	cmpb $VEC_FX, AT(SYS_VEC_MODE)
+	je 3f
+	cmpb $VEC_MOVDQU, AT(SYS_VEC_MODE)
+	jne 1f
+	ldmxcsr AT(SYS_FX_IN + 24)
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu AT(SYS_FX_IN + 160 + 16 * \n), %xmm\n
+	.endr
+	jmp 4f
+3:	fxrstor64 AT(SYS_FX_IN)
+4:	cmpb $0, AT(SYS_KLOAD_AVX)
 	je 1f
 	vinserti128 $1, AT(SYS_YMMH_IN + 0 * 16), %ymm0, %ymm0
 	vinserti128 $1, AT(SYS_YMMH_IN + 1 * 16), %ymm1, %ymm1
@@ -57,10 +64,17 @@ dt_guest_sys_vectors:
 2:	cmpb $0, AT(SYS_STAGE)
 	jne dt_guest_sys_halt           /* the save stub's closing #GP */
 	movq %rsp, AT(SYS_SAVED_RSP)
-	cmpb $0, AT(SYS_USE_FX)
-	je dt_guest_sys_halt
-	fxsave64 AT(SYS_FX_OUT)
-	cmpb $0, AT(SYS_USE_AVX)
+	cmpb $VEC_FX, AT(SYS_VEC_MODE)
+	je 5f
+	cmpb $VEC_MOVDQU, AT(SYS_VEC_MODE)
+	jne dt_guest_sys_halt
+	stmxcsr AT(SYS_FX_OUT + 24)
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu %xmm\n, AT(SYS_FX_OUT + 160 + 16 * \n)
+	.endr
+	jmp 6f
+5:	fxsave64 AT(SYS_FX_OUT)
+6:	cmpb $0, AT(SYS_USE_AVX)
 	je dt_guest_sys_halt
 	/* Save the ymm upper halves at CPL3, on a fresh exception stack so the
 	 * test's frame survives the save stub's closing #GP. */

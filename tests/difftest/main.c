@@ -52,6 +52,7 @@ static void usage(FILE *f)
 		"  --cpl0              run test code at CPL0 instead of CPL3\n"
 		"  --no-avx            do not carry/compare ymm upper halves\n"
 		"  --no-vec            no x87/SSE/AVX state at all (guest stubs avoid FXSAVE)\n"
+		"  --vec-moves         guest stubs move xmm with movdqu/ldmxcsr, not FXSAVE\n"
 		"  --lax-undefined     ignore flags the SDM leaves undefined\n"
 		"  --strict            no waivers for known kvm_pvm emulator defects\n"
 		"  --fresh-vm          a new VM for every case (automatic for engines without\n"
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 	long long only = -1;
 	const char *bug = NULL;
 	bool cpl0 = false, no_avx = false, verbose = false, quiet = false, strict = false;
-	bool fresh = false, no_vec = false;
+	bool fresh = false, no_vec = false, vec_moves = false;
 	struct dt_cmp_opts opt = { .lax_undefined = false, .compare_vec = true, .compare_ymm = true };
 	int timeout_ms = 2000, show = 10;
 	static const struct option lo[] = {
@@ -160,7 +161,7 @@ int main(int argc, char **argv)
 		{ "show", required_argument, 0, 'k' }, { "verbose", no_argument, 0, 'v' },
 		{ "quiet", no_argument, 0, 'q' }, { "strict", no_argument, 0, 'S' },
 		{ "fresh-vm", no_argument, 0, 'F' }, { "no-vec", no_argument, 0, 'V' },
-		{ "hex", required_argument, 0, 'x' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "hex", required_argument, 0, 'x' }, { "vec-moves", no_argument, 0, 'M' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
 		case 'F': fresh = true; break;
 		case 'V': no_vec = true; break;
 		case 'x': hex_spec = optarg; break;
+		case 'M': vec_moves = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return VMLITE_EXIT_USAGE;
 		}
@@ -231,7 +233,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "difftest: native runner: %s\n", err_msg());
 		return VMLITE_EXIT_INTERNAL;
 	}
-	struct dt_guest *gst = dt_guest_start_ex(eng, !cpl0, !no_avx && !no_vec, !no_vec);
+	struct dt_guest *gst = dt_guest_start_ex(eng, !cpl0, !no_avx && !no_vec,
+						   no_vec ? DT_VEC_NONE : vec_moves ? DT_VEC_MOVDQU : DT_VEC_FX);
 	if (!gst) {
 		fprintf(stderr, "difftest: engine %s: %s\n", engine_name, err_msg());
 		dt_native_stop(nat);
