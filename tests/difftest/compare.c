@@ -211,7 +211,7 @@ int dt_compare(const struct dt_case *c, const struct dt_result *nat,
 		diffs++;
 	}
 	if (opt->compare_vec && nat->has_vec && eng->has_vec) {
-		if (nat->cpu.mxcsr != eng->cpu.mxcsr) {
+		if (opt->compare_mxcsr && nat->cpu.mxcsr != eng->cpu.mxcsr) {
 			say(&o, "  mxcsr: native 0x%x engine 0x%x\n", nat->cpu.mxcsr, eng->cpu.mxcsr);
 			diffs++;
 		}

@@ -96,7 +96,8 @@ struct dt_guest;
 /* cpl3: run test code at CPL3 (else CPL0); want_avx: carry ymm upper halves. */
 struct dt_guest *dt_guest_start(const struct engine_ops *eng, bool cpl3, bool want_avx);
 /* How the guest stubs move xmm0-15/MXCSR: FXSAVE/FXRSTOR (default), plain
- * movdqu/ldmxcsr/stmxcsr (engines without FXSAVE), or not at all (vector
+ * movdqu with MXCSR left at 0x1f80 (engines without FXSAVE/LDMXCSR; cases
+ * then start with the default MXCSR and it is not compared), or not at all (vector
  * registers are then neither set nor compared). The runner falls back along
  * this list by itself if the engine cannot run a nop case. */
 enum dt_vec_mode { DT_VEC_NONE, DT_VEC_FX, DT_VEC_MOVDQU };
@@ -108,6 +109,7 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 void dt_guest_set_timeout(struct dt_guest *g, int ms);
 bool dt_guest_has_avx(const struct dt_guest *g);
 bool dt_guest_has_vec(const struct dt_guest *g);
+bool dt_guest_has_mxcsr(const struct dt_guest *g);
 /* True when the engine cannot be told about rewritten code (no mem_written
  * op) and the runner therefore builds a fresh VM for every case. */
 bool dt_guest_fresh_vms(const struct dt_guest *g);
@@ -144,6 +146,7 @@ struct dt_cmp_opts {
 	bool lax_undefined;             /* ignore flags Zydis marks undefined */
 	bool compare_vec;
 	bool compare_ymm;
+	bool compare_mxcsr;
 };
 /* Returns the number of differences; writes a readable report to out (may be NULL). */
 struct dt_diff;

@@ -366,7 +366,7 @@ static int probe_guest(struct dt_guest *g)
 		const char *what = g->avx ? "AVX state" : g->vec == VEC_FX ? "FXSAVE/FXRSTOR" :
 				   "vector state";
 		const char *next = g->avx ? "no ymm upper halves (--no-avx)" :
-				   g->vec == VEC_FX ? "movdqu/ldmxcsr/stmxcsr instead" :
+				   g->vec == VEC_FX ? "movdqu instead (MXCSR fixed at 0x1f80)" :
 				   "no vector state (--no-vec)";
 		fprintf(stderr, "difftest: engine %s cannot run the guest stubs with %s (%s); "
 			"retrying with %s\n", g->eng->name, what,
@@ -473,6 +473,11 @@ void dt_guest_set_timeout(struct dt_guest *g, int ms)
 bool dt_guest_has_avx(const struct dt_guest *g)
 {
 	return g->avx;
+}
+
+bool dt_guest_has_mxcsr(const struct dt_guest *g)
+{
+	return g->vec == VEC_FX;
 }
 
 bool dt_guest_has_vec(const struct dt_guest *g)

@@ -48,7 +48,7 @@
 #define SYS_VEC_MODE    0x3303  /* byte: how xmm/MXCSR are moved: VEC_* */
 #define VEC_NONE        0       /* values of enum dt_vec_mode */
 #define VEC_FX          1       /* fxrstor64/fxsave64 */
-#define VEC_MOVDQU      2       /* movdqu x16 + ldmxcsr/stmxcsr (engines without FXSAVE) */
+#define VEC_MOVDQU      2       /* movdqu x16, MXCSR left at its default (no FXSAVE/LDMXCSR) */
 #define SYS_STAGE       0x3302  /* byte: 0 test running, 1 in the user save stub */
 #define SYS_SAVED_RSP   0x3308  /* RSP at the first exception: its frame */
 #define SYS_IST_ALT     0x3310  /* value for TSS.IST1 during the user save stub */

@@ -21,7 +21,6 @@ dt_guest_sys:
 	je 3f
 	cmpb $VEC_MOVDQU, AT(SYS_VEC_MODE)
 	jne 1f
-	ldmxcsr AT(SYS_FX_IN + 24)
 	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqu AT(SYS_FX_IN + 160 + 16 * \n), %xmm\n
 	.endr
@@ -68,7 +67,6 @@ dt_guest_sys_vectors:
 	je 5f
 	cmpb $VEC_MOVDQU, AT(SYS_VEC_MODE)
 	jne dt_guest_sys_halt
-	stmxcsr AT(SYS_FX_OUT + 24)
 	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqu %xmm\n, AT(SYS_FX_OUT + 160 + 16 * \n)
 	.endr

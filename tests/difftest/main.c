@@ -114,7 +114,8 @@ static int run_self_check(uint64_t ncases, uint64_t seed, int cat, bool quiet)
 	}
 	static struct dt_case c;
 	static struct dt_result ra, rb;
-	struct dt_cmp_opts opt = { .compare_vec = true, .compare_ymm = dt_host_has_avx() };
+	struct dt_cmp_opts opt = { .compare_vec = true, .compare_ymm = dt_host_has_avx(),
+				   .compare_mxcsr = true };
 	uint64_t pass = 0, failed = 0, shown = 0;
 	for (uint64_t i = 0; i < ncases; i++) {
 		if (make_case(seed, i, cat, &c) < 0)
@@ -150,7 +151,8 @@ int main(int argc, char **argv)
 	const char *bug = NULL;
 	bool cpl0 = false, no_avx = false, verbose = false, quiet = false, strict = false;
 	bool fresh = false, no_vec = false, vec_moves = false;
-	struct dt_cmp_opts opt = { .lax_undefined = false, .compare_vec = true, .compare_ymm = true };
+	struct dt_cmp_opts opt = { .lax_undefined = false, .compare_vec = true, .compare_ymm = true,
+				   .compare_mxcsr = true };
 	int timeout_ms = 2000, show = 10;
 	static const struct option lo[] = {
 		{ "engine", required_argument, 0, 'e' }, { "cases", required_argument, 0, 'n' },
@@ -245,6 +247,7 @@ int main(int argc, char **argv)
 		dt_guest_set_fresh(gst, true);
 	opt.compare_ymm = dt_guest_has_avx(gst);
 	opt.compare_vec = dt_guest_has_vec(gst);
+	opt.compare_mxcsr = dt_guest_has_mxcsr(gst);
 	no_vec = !opt.compare_vec;
 	char hwwhy[200];
 	bool pvm = !strcmp(eng->name, "kvm") && !kvm_is_hardware(hwwhy, sizeof(hwwhy)) && !strict;
@@ -283,6 +286,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		c.id = i;
+		if (!opt.compare_mxcsr)
+			c.init.mxcsr = 0x1f80;  /* the guest cannot load it */
 		if (dt_native_run(nat, &c, &rn) < 0 ||
 		    (rn.status == DT_EXCEPTION && dt_guest_run(gst, &c, &re) < 0)) {
 			fprintf(stderr, "difftest: case %llu: %s\n", (unsigned long long)i, err_msg());

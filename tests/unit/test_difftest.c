@@ -173,7 +173,7 @@ static void test_compare_reports(void)
 	setup(code, sizeof(code));
 	CU_ASSERT_EQUAL_FATAL(dt_native_run(nat, &c, &r), 0);
 	r2 = r;
-	struct dt_cmp_opts o = { .compare_vec = true, .compare_ymm = true };
+	struct dt_cmp_opts o = { .compare_vec = true, .compare_ymm = true, .compare_mxcsr = true };
 	char rep[4096];
 	CU_ASSERT_EQUAL(dt_compare(&c, &r, &r2, &o, rep, sizeof(rep)), 0);
 	r2.cpu.rflags ^= 1;
@@ -229,7 +229,8 @@ static void test_kvm_agrees_with_host(void)
 		CU_FAIL_FATAL("the guest runner did not start on KVM");
 	}
 	struct dt_gen *g = dt_gen_new(4242);
-	struct dt_cmp_opts o = { .compare_vec = true, .compare_ymm = dt_guest_has_avx(gst) };
+	struct dt_cmp_opts o = { .compare_vec = true, .compare_ymm = dt_guest_has_avx(gst),
+				 .compare_mxcsr = true };
 	int compared = 0, bad = 0;
 	for (int i = 0; i < 400; i++) {
 		CU_ASSERT_EQUAL_FATAL(dt_gen_case(g, -1, &c), 0);
