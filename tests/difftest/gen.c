@@ -241,6 +241,13 @@ int dt_classify(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op
 		return -1;
 	if (in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
 		return -1;
+	/* An operand-size prefix on a near branch is ignored by Intel in 64-bit
+	 * mode but truncates RIP (and RET's pop) to 16 bits on AMD: a vendor
+	 * difference (Zydis decodes the Intel way), not a translator question. */
+	if ((in->attributes & ZYDIS_ATTRIB_HAS_OPERANDSIZE) &&
+	    (in->meta.branch_type != ZYDIS_BRANCH_TYPE_NONE || in->mnemonic == ZYDIS_MNEMONIC_RET ||
+	     in->mnemonic == ZYDIS_MNEMONIC_CALL || in->mnemonic == ZYDIS_MNEMONIC_JMP))
+		return -1;
 	for (int i = 0; i < in->operand_count; i++) {
 		const ZydisDecodedOperand *o = &ops[i];
 		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
