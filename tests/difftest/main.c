@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	static struct dt_result rn, re;
 	struct counts per[CAT_COUNT];
 	memset(per, 0, sizeof(per));
-	uint64_t pass = 0, failed = 0, skipped = 0, genfail = 0, shown = 0, waived = 0;
+	uint64_t pass = 0, failed = 0, skipped = 0, genfail = 0, shown = 0, waived = 0, undef_only = 0;
 	const char *waiver_seen[4] = { 0 };
 	uint64_t first = only >= 0 ? (uint64_t)only : 0;
 	uint64_t last = only >= 0 ? (uint64_t)only + 1 : ncases;
@@ -343,6 +343,12 @@ int main(int argc, char **argv)
 		}
 		k->fail++;
 		failed++;
+		if (!opt.lax_undefined) {
+			struct dt_cmp_opts lax = opt;
+			lax.lax_undefined = true;
+			if (!dt_compare(&c, &rn, &re, &lax, NULL, 0))
+				undef_only++;
+		}
 		if (shown < (uint64_t)show || only >= 0) {
 			shown++;
 			printf("FAIL case %llu [%s]%s%s\n", (unsigned long long)i, dt_cat_name(c.cat),
@@ -379,6 +385,9 @@ int main(int argc, char **argv)
 	if (skipped)
 		printf("difftest: %llu cases skipped: the native run gave no CPU state\n",
 		       (unsigned long long)skipped);
+	if (undef_only)
+		printf("difftest: %llu of the failures differ only in flags the SDM leaves undefined "
+		       "(--lax-undefined ignores those)\n", (unsigned long long)undef_only);
 	if (genfail)
 		printf("difftest: %llu cases could not be generated\n", (unsigned long long)genfail);
 	if (!quiet)
