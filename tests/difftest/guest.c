@@ -488,7 +488,7 @@ bool dt_guest_has_vec(const struct dt_guest *g)
 uint8_t *dt_guest_frame_slot(uint8_t *ram, int slot)
 {
 	uint64_t rsp = get64(ram + G_SYS_PA + SYS_SAVED_RSP);
-	if (rsp < SYS(SYS_STACK0_TOP) || rsp > SYS(SYS_IST_TOP) - 7 * 8)
+	if (rsp < SYS(SYS_STACK0_TOP) || rsp > SYS(SYS_IST_TOP) - 6 * 8)
 		return NULL;
 	uint8_t *f = ram + G_SYS_PA + (rsp - G_SYS_VA);
 	uint64_t ret = get64(f);

@@ -258,6 +258,36 @@ static void test_kvm_agrees_with_host(void)
 	CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* The injected-bug wrapper must corrupt exactly what it claims, so the
+ * comparison has something to find (and nothing else). */
+static void test_injected_bug_is_caught(void)
+{
+	if (access("/dev/kvm", R_OK | W_OK) != 0) {
+		unit_skip("/dev/kvm is not usable here; injected-bug check not run");
+		return;
+	}
+	CU_ASSERT_FATAL(native_up());
+	const struct engine_ops *bad = dt_inject_wrap(&engine_kvm, "cf-adc");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
+	struct dt_guest *gst = dt_guest_start(bad, true, false);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(gst);
+	struct dt_cmp_opts o = { .compare_vec = true, .compare_mxcsr = true };
+	static const uint8_t adc[] = { 0x48, 0x11, 0xd8 };          /* adc rax, rbx */
+	static const uint8_t add[] = { 0x48, 0x01, 0xd8 };          /* add rax, rbx */
+	char rep[4096];
+	setup(adc, sizeof(adc));
+	CU_ASSERT_EQUAL_FATAL(dt_native_run(nat, &c, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(dt_guest_run(gst, &c, &r2), 0);
+	CU_ASSERT_EQUAL(dt_compare(&c, &r, &r2, &o, rep, sizeof(rep)), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rep, "differ in CF"));
+	setup(add, sizeof(add));
+	CU_ASSERT_EQUAL_FATAL(dt_native_run(nat, &c, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(dt_guest_run(gst, &c, &r2), 0);
+	CU_ASSERT_EQUAL(dt_compare(&c, &r, &r2, &o, rep, sizeof(rep)), 0);
+	dt_guest_stop(gst);
+	CU_ASSERT_PTR_NULL(dt_inject_wrap(&engine_kvm, "no-such-bug"));
+}
+
 UNIT_SUITE(difftest,
 	UNIT_CASE(test_native_add_flags),
 	UNIT_CASE(test_native_div_zero),
@@ -266,4 +296,5 @@ UNIT_SUITE(difftest,
 	UNIT_CASE(test_native_vectors),
 	UNIT_CASE(test_compare_reports),
 	UNIT_CASE(test_generator_targets_buffer),
-	UNIT_CASE(test_kvm_agrees_with_host))
+	UNIT_CASE(test_kvm_agrees_with_host),
+	UNIT_CASE(test_injected_bug_is_caught))
