@@ -47,6 +47,8 @@ void cli_run_usage(FILE *out)
 		"  --cpus N                 number of vCPUs (default 1; 1..%d)\n"
 		"  --serial stdio|file:PATH|none\n"
 		"                           where COM1 output goes (default stdio; stdin feeds COM1)\n"
+		"  --disk path=FILE[,readonly=on]\n"
+		"                           raw disk image as a virtio-blk device (repeatable, up to %d)\n"
 		"  --stats                  print exit counters when the guest stops\n"
 		"  -v, --verbose            explain engine choice and device activity on stderr\n"
 		"  -h, --help               show this help\n"
@@ -55,7 +57,7 @@ void cli_run_usage(FILE *out)
 		"  0 guest powered off, 2 bad command line or input, 4 guest reset,\n"
 		"  6 triple fault, 8 halted with interrupts disabled, 10 internal error,\n"
 		"  12 engine unavailable on this host, 130 interrupted by a signal\n",
-		CONFIG_MAX_CPUS);
+		CONFIG_MAX_CPUS, CONFIG_MAX_DISKS);
 }
 
 static int check_file(const char *flag, const char *path)
@@ -100,7 +102,35 @@ static int parse_cpus(const char *v, int *out)
 }
 
 enum opt_id { OPT_ENGINE = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY,
-	      OPT_CPUS, OPT_SERIAL, OPT_STATS };
+	      OPT_CPUS, OPT_SERIAL, OPT_STATS, OPT_DISK };
+
+/* "path=FILE[,readonly=on|off]" or a bare FILE. Splits in place: argv is ours. */
+static int parse_disk(char *v, struct vm_config *cfg)
+{
+	if (cfg->ndisks == CONFIG_MAX_DISKS)
+		return err_set("--disk: at most %d disks", CONFIG_MAX_DISKS);
+	struct disk_config *d = &cfg->disks[cfg->ndisks];
+	*d = (struct disk_config){ 0 };
+	char *save = NULL;
+	for (char *kv = strtok_r(v, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(kv, "path=", 5) && kv[5])
+			d->path = kv + 5;
+		else if (!strcmp(kv, "readonly=on"))
+			d->readonly = true;
+		else if (!strcmp(kv, "readonly=off"))
+			d->readonly = false;
+		else if (!strchr(kv, '=') && !d->path)
+			d->path = kv;
+		else
+			return err_set("--disk: unknown setting '%s'; expected path=FILE[,readonly=on]", kv);
+	}
+	if (!d->path)
+		return err_set("--disk: no image given; expected path=FILE[,readonly=on]");
+	if (check_file("--disk", d->path) < 0)
+		return -1;
+	cfg->ndisks++;
+	return 0;
+}
 
 static const struct option run_opts[] = {
 	{ "engine", required_argument, NULL, OPT_ENGINE },
@@ -111,6 +141,7 @@ static const struct option run_opts[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -138,6 +169,7 @@ static int parse_one(int c, const char *arg, struct vm_config *cfg)
 	case OPT_CPUS: return parse_cpus(arg, &cfg->cpus);
 	case OPT_SERIAL: return parse_serial(arg, cfg);
 	case OPT_STATS: cfg->stats = true; return 0;
+	case OPT_DISK: return parse_disk((char *)arg, cfg);
 	case 'v': cfg->verbose = true; return 0;
 	default: return err_set("internal: unhandled option %d", c);
 	}

@@ -7,6 +7,13 @@
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
+#define CONFIG_MAX_DISKS 4
+
+struct disk_config {
+	const char *path;
+	bool readonly;
+};
+
 struct vm_config {
 	const char *engine;             /* "bt", "kvm" or "auto" */
 	const char *kernel;
@@ -18,6 +25,8 @@ struct vm_config {
 	const char *serial_path;
 	bool stats;
 	bool verbose;
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	int ndisks;
 };
 
 #define CONFIG_DEFAULT_MEM  (256ull << 20)

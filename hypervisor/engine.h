@@ -66,6 +66,10 @@ struct engine_ops {
 	int (*inject)(struct vcpu *v, const struct vcpu_event *ev);
 	/* True if the guest can accept an external interrupt now (IF=1, no shadow). */
 	bool (*irq_window)(struct vcpu *v);
+	/* Core-driven delivery (irq.h): make vcpu_run() return EXIT_IRQ_WINDOW as
+	 * soon as the guest can take an interrupt (on) or stop asking (off).
+	 * NULL for engines that deliver interrupts themselves. */
+	void (*want_irq_window)(struct vcpu *v, bool on);
 	/* Called from another thread: make vcpu_run() return EXIT_INTR soon. */
 	void (*kick)(struct vcpu *v);
 };

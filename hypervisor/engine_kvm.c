@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "devices/lapic.h"
 #include "engine.h"
 #include "error.h"
 #include "vm.h"
@@ -72,6 +73,42 @@ static struct kvm_cpuid2 *kvm_supported_cpuid(int sys_fd)
 	return NULL;
 }
 
+static struct kvm_cpuid_entry2 *cpuid_leaf(struct kvm_cpuid2 *c, uint32_t fn)
+{
+	for (uint32_t i = 0; c && i < c->nent; i++)
+		if (c->entries[i].function == fn)
+			return &c->entries[i];
+	return NULL;
+}
+
+/* The local APIC lives in user space (lapic.c), so RDMSR/WRMSR of the APIC
+ * base (0x1B) and the x2APIC range must reach it: x2APIC accesses fail
+ * inside KVM without an in-kernel APIC (exit reason INVAL) and 0x1B is
+ * filtered out. If the kernel cannot do that, x2APIC is hidden instead. The
+ * TSC-deadline timer is always hidden: KVM's guest TSC is the hardware TSC,
+ * not the virtual TSC (clock.c) the LAPIC converts deadlines from. */
+static void kvm_route_apic_msrs(struct kvm_vm *k)
+{
+	struct kvm_cpuid_entry2 *leaf1 = cpuid_leaf(k->cpuid, 1);
+	if (leaf1)
+		leaf1->ecx &= ~(1u << 24);
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_X86_USER_SPACE_MSR,
+		.args = { KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_FILTER },
+	};
+	static uint8_t deny;            /* bitmap bit 0 clear: MSR 0x1B exits */
+	struct kvm_msr_filter f = {
+		.flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
+		.ranges = { { .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+			      .nmsrs = 1, .base = MSR_APIC_BASE, .bitmap = &deny } },
+	};
+	if (ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) < 0 ||
+	    ioctl(k->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0) {
+		if (leaf1)
+			leaf1->ecx &= ~(1u << 21);
+	}
+}
+
 static int kvm_vm_create(struct vm *vm)
 {
 	struct kvm_vm *k = calloc(1, sizeof(*k));
@@ -109,6 +146,7 @@ static int kvm_vm_create(struct vm *vm)
 		}
 	}
 	k->cpuid = kvm_supported_cpuid(k->sys_fd);
+	kvm_route_apic_msrs(k);
 	vm->engine_priv = k;
 	return 0;
 fail:
@@ -344,6 +382,20 @@ static int kvm_vcpu_run(struct vcpu *v, struct vcpu_exit *e)
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
 		e->kind = EXIT_IRQ_WINDOW;
 		break;
+	case KVM_EXIT_X86_RDMSR: {
+		/* Completed by the next KVM_RUN; error = 1 makes it a #GP. */
+		uint64_t val = 0;
+		run->msr.error = !(lapic_msr_is_ours(run->msr.index) &&
+				   lapic_msr_read(v, run->msr.index, &val) == 0);
+		run->msr.data = val;
+		e->kind = EXIT_MSR;
+		break;
+	}
+	case KVM_EXIT_X86_WRMSR:
+		run->msr.error = !(lapic_msr_is_ours(run->msr.index) &&
+				   lapic_msr_write(v, run->msr.index, run->msr.data) == 0);
+		e->kind = EXIT_MSR;
+		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		e->kind = EXIT_FAIL_ENTRY;
 		e->fail.code = run->fail_entry.hardware_entry_failure_reason;
@@ -400,6 +452,12 @@ static bool kvm_irq_window(struct vcpu *v)
 	return c->run->ready_for_interrupt_injection && (c->run->if_flag);
 }
 
+static void kvm_want_irq_window(struct vcpu *v, bool on)
+{
+	struct kvm_vcpu *c = v->priv;
+	c->run->request_interrupt_window = on;
+}
+
 static void kvm_kick(struct vcpu *v)
 {
 	struct kvm_vcpu *c = v->priv;
@@ -422,5 +480,6 @@ const struct engine_ops engine_kvm = {
 	.set_state = kvm_set_state,
 	.inject = kvm_inject,
 	.irq_window = kvm_irq_window,
+	.want_irq_window = kvm_want_irq_window,
 	.kick = kvm_kick,
 };

@@ -23,22 +23,25 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 	bus_init(&vm->mmio, "mmio");
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->stop_reason, STOP_NONE);
+	atomic_init(&vm->stop_claimed, 0);
 
 	if (mem_init(&vm->mem, cfg->mem_size) < 0)
 		goto fail;
+	/* Devices and kernel come before the engine, so a bad disk or kernel is
+	 * reported as such (status 2) even on a host where the engine cannot start. */
+	if (devices_init(vm) < 0)
+		goto fail;
 	if (cfg->kernel && loader_load(&vm->mem, cfg->kernel, cfg->initrd, cfg->cmdline,
 				       &vm->boot_state) < 0)
-		goto fail;
+		goto fail_devices_usage;
 	if (eng->vm_create(vm) < 0) {
 		vm->exit_status = VMLITE_EXIT_NOENGINE;
-		goto fail_mem;
+		goto fail_devices;
 	}
-	if (devices_init(vm) < 0)
-		goto fail_engine;
 	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		err_set("out of memory allocating %d vCPUs", cfg->cpus);
-		goto fail_devices;
+		goto fail_engine;
 	}
 	for (int i = 0; i < cfg->cpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
@@ -62,17 +65,16 @@ fail_vcpus:
 		eng->vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
-fail_devices:
-	devices_destroy(vm);
 fail_engine:
 	eng->vm_destroy(vm);
-fail_mem:
-	mem_destroy(&vm->mem);
-	bus_destroy(&vm->pio);
-	bus_destroy(&vm->mmio);
-	return -1;
+fail_devices:
+	devices_destroy(vm);
+	goto fail_mem;
+fail_devices_usage:
+	devices_destroy(vm);
 fail:
 	vm->exit_status = VMLITE_EXIT_USAGE;
+fail_mem:
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
@@ -81,10 +83,11 @@ fail:
 
 void vm_destroy(struct vm *vm)
 {
+	/* Devices first: their timer thread may still reach vCPUs. */
+	devices_destroy(vm);
 	for (int i = 0; i < vm->ncpus; i++)
 		vm->engine->vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
-	devices_destroy(vm);
 	vm->engine->vm_destroy(vm);
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
@@ -94,13 +97,16 @@ void vm_destroy(struct vm *vm)
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status)
 {
-	int none = STOP_NONE;
-	if (atomic_compare_exchange_strong(&vm->stop_reason, &none, (int)why)) {
-		vm->exit_status = status;
-		for (int i = 0; i < vm->ncpus; i++)
-			if (vm->engine->kick)
-				vm->engine->kick(&vm->vcpus[i]);
-	}
+	/* Claim first, publish the status, then the reason: whoever sees
+	 * vm_stopping() also sees the status that goes with it. */
+	int unclaimed = 0;
+	if (!atomic_compare_exchange_strong(&vm->stop_claimed, &unclaimed, 1))
+		return;
+	vm->exit_status = status;
+	atomic_store(&vm->stop_reason, (int)why);
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->engine->kick)
+			vm->engine->kick(&vm->vcpus[i]);
 }
 
 bool vm_stopping(const struct vm *vm)

@@ -24,6 +24,7 @@
 #define VMLITE_EXIT_NOENGINE   12   /* the requested engine cannot run on this host */
 #define VMLITE_EXIT_SIGNAL    130   /* stopped by SIGINT/SIGTERM */
 
+
 enum vm_stop_reason {
 	STOP_NONE, STOP_DEBUG_EXIT, STOP_POWEROFF, STOP_RESET, STOP_TRIPLE,
 	STOP_HALTED, STOP_INTERNAL, STOP_SIGNAL
@@ -35,7 +36,9 @@ struct vcpu {
 	pthread_t thread;
 	void *priv;                     /* engine-owned */
 	struct vm_stats stats;          /* written only by this vCPU's thread */
-	atomic_bool irq_pending;        /* set by interrupt sources, consumed by the loop */
+	/* 1 iff an interrupt/NMI awaits this vCPU (irq.h); an int so HLT can futex-wait on it. */
+	atomic_int irq_pending;
+	atomic_bool halted;             /* asleep in vcpu_irq_wait(): waking needs no kick */
 	uint8_t irq_vector;
 };
 
@@ -51,8 +54,12 @@ struct vm {
 	int ncpus;
 	struct vcpu_state boot_state;   /* filled by the loader for the BSP */
 	atomic_int stop_reason;
+	atomic_int stop_claimed;
 	int exit_status;
 	void *devices[16];              /* per-device state, indexed by device id */
+	void *blk[CONFIG_MAX_DISKS];    /* virtio-blk devices, one per --disk */
+	struct virtio_slot { uint64_t base; unsigned irq; } virtio[8];
+	int nvirtio;                    /* virtio-mmio slots in use; ACPI describes them */
 	struct vm_stats dev_stats;
 };
 

@@ -9,7 +9,7 @@ skip() { echo "SKIP $1: $2"; }
 expect_run() {
     local name=$1 want=$2 msg=$3; shift 4
     local err; err=$(mktemp)
-    "$@" >/dev/null 2>"$err"
+    "$@" </dev/null >/dev/null 2>"$err"
     local got=$?
     if [ "$got" != "$want" ]; then
         fail "$name" "exit status $got, wanted $want ($(head -c 300 "$err" | tr '\n' ' '))"

@@ -22,9 +22,13 @@ int loader_place_initrd(struct guest_memory *m, const struct boot_image *initrd,
 {
 	uint64_t len = initrd->len;
 	lo = (lo + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
-	if (len > hi || lo > hi || hi - lo < len)
+	if (len > m->ram_size)
 		return err_set("initrd (%llu MiB) does not fit in guest RAM (%llu MiB); raise --memory",
 			       MIB_UP(len), MIB(m->ram_size));
+	if (lo > hi || hi - lo < len)
+		return err_set("initrd (%llu MiB) does not fit in guest RAM (%llu MiB) next to the kernel: only %llu MiB free in [0x%llx-0x%llx); raise --memory",
+			       MIB_UP(len), MIB(m->ram_size), lo > hi ? 0 : MIB(hi - lo),
+			       (unsigned long long)lo, (unsigned long long)hi);
 	uint64_t a = high ? (hi - len) & ~(PAGE_SIZE_4K - 1) : lo;
 	if (mem_write(m, a, initrd->data, len) < 0)
 		return err_wrap("cannot place the initrd");

@@ -56,7 +56,7 @@ static int seg_check(const struct guest_memory *m, const struct boot_image *k,
 			       idx, (unsigned long long)s->filesz, (unsigned long long)s->memsz);
 	uint64_t top = mem_low_top(m);
 	if (s->paddr < LOADER_KERNEL_MIN)
-		return err_set("ELF segment %d at physical 0x%llx lies below 1 MiB (loader data and the VGA/BIOS hole live there); link the kernel at or above 0x100000",
+		return err_set("ELF segment %d at physical 0x%llx lies below 1 MiB (loader data, ACPI and the VGA/BIOS hole live there); link every segment, ELF headers included, at or above 0x100000 (a linker script starting with \". = 1M;\")",
 			       idx, (unsigned long long)s->paddr);
 	if (s->paddr >= top || s->memsz > top - s->paddr)
 		return err_set("ELF segment %d [0x%llx-0x%llx) lies outside guest RAM (RAM below 4 GiB ends at 0x%llx); raise --memory or link the kernel lower",
@@ -144,6 +144,10 @@ static int ehdr_check(const struct boot_image *k, Elf *e, GElf_Ehdr *eh, int cls
 	if (elf_getphdrnum(e, phnum) != 0)
 		return err_set("cannot count ELF program headers (libelf: %s); the image is corrupt",
 			       elf_errmsg(-1));
+	/* libelf clamps the count to what fits in the file; the header's own
+	 * count is what the kernel was linked with. */
+	if (eh->e_phnum != PN_XNUM)
+		*phnum = eh->e_phnum;
 	if (*phnum == 0)
 		return err_set("ELF image has no program headers; pass a linked kernel, not an object file");
 	if (eh->e_phoff > k->len || *phnum > (k->len - eh->e_phoff) / phsz)

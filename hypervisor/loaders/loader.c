@@ -2,6 +2,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +57,19 @@ static int explain_unknown(const char *path, const struct boot_image *k)
 	if (multiboot_find_header(k, &bad) < 0 && bad >= 0)
 		return err_set("kernel %s: multiboot header at offset 0x%lx has a bad checksum (magic + flags + checksum must be 0 mod 2^32); fix the kernel's multiboot header",
 			       path, bad);
+	if (elf_is_elf(k) && k->len >= sizeof(Elf32_Ehdr) && k->data[EI_CLASS] == ELFCLASS32) {
+		/* A multiboot header usually sits after the ELF headers, so a cut
+		 * file loses it: say so rather than blame the kernel. */
+		const uint8_t *d = k->data;
+		uint64_t ph_end = (uint64_t)rd32(d + offsetof(Elf32_Ehdr, e_phoff)) +
+				  (uint64_t)rd16(d + offsetof(Elf32_Ehdr, e_phnum)) * sizeof(Elf32_Phdr);
+		uint64_t sh_end = (uint64_t)rd32(d + offsetof(Elf32_Ehdr, e_shoff)) +
+				  (uint64_t)rd16(d + offsetof(Elf32_Ehdr, e_shnum)) * sizeof(Elf32_Shdr);
+		uint64_t end = ph_end > sh_end ? ph_end : sh_end;
+		if (end > k->len)
+			return err_set("kernel %s is a truncated 32-bit ELF (%zu bytes, its headers describe %llu); re-copy the kernel image",
+				       path, k->len, (unsigned long long)end);
+	}
 	if (elf_is_elf(k) && k->len > EI_CLASS && k->data[EI_CLASS] == ELFCLASS32)
 		return err_set("kernel %s is a 32-bit ELF without a multiboot header; add a multiboot header or pass a 64-bit kernel with --kernel",
 			       path);

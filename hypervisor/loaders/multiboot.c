@@ -84,12 +84,15 @@ static int aout_load(struct guest_memory *m, const struct boot_image *k, long ho
 		memend = bss_end;
 	}
 	if (load_addr < LOADER_KERNEL_MIN)
-		return err_set("multiboot a.out kludge: load_addr 0x%x lies below 1 MiB (loader data and the VGA/BIOS hole live there); link the kernel at or above 0x100000",
+		return err_set("multiboot a.out kludge: load_addr 0x%x lies below 1 MiB (loader data, ACPI and the VGA/BIOS hole live there); link the kernel at or above 0x100000",
 			       load_addr);
 	uint64_t top = mem_low_top(m);
 	if (memend > top)
 		return err_set("multiboot kernel [0x%x-0x%llx) lies outside guest RAM (RAM below 4 GiB ends at 0x%llx); raise --memory",
 			       load_addr, (unsigned long long)memend, (unsigned long long)top);
+	if ((uint64_t)header_addr + 32 > end)
+		return err_set("multiboot a.out kludge: header_addr 0x%x is outside the loaded image [0x%x-0x%llx); fix the multiboot header",
+			       header_addr, load_addr, (unsigned long long)end);
 	if (entry < load_addr || entry >= end)
 		return err_set("multiboot a.out kludge: entry_addr 0x%x is outside the loaded image [0x%x-0x%llx); fix the multiboot header",
 			       entry, load_addr, (unsigned long long)end);

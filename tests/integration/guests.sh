@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test guest on the given engine and checks its serial output and
 # exit status against tests/guests/<name>.expect and <name>.status.
-# guests.list lines: name|kernel override (empty: build/guests/test/<name>.elf)|extra args
+# guests.list lines: name|kernel override (empty: build/guests/test/<name>.elf)|extra args|host limit
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 engine=${1:?engine}
@@ -19,8 +19,12 @@ if [ $? = 12 ] && grep -q "not implemented yet" <<<"$probe"; then
     exit 0
 fi
 
-while IFS='|' read -r name kernel args; do
+while IFS='|' read -r name kernel args limit; do
     case "$name" in ''|'#'*) continue ;; esac
+    if [ "$engine" = kvm ] && [ -n "$limit" ] && [ -d "/sys/module/${limit%%:*}" ]; then
+        skip "guest-$engine-$name" "${limit#*:}"
+        continue
+    fi
     kernel=${kernel:-build/guests/test/$name.elf}
     want_status=$(cat "tests/guests/$name.status")
     out=$tmp/$name.out
