@@ -1214,6 +1214,39 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		}
 		break;
 	}
+	case ZYDIS_MNEMONIC_PUSHA: case ZYDIS_MNEMONIC_PUSHAD: {
+		int w = mn == ZYDIS_MNEMONIC_PUSHA ? 2 : 4;
+		uint64_t sp = c->gpr[GPR_RSP];
+		uint8_t buf[32];
+		/* Pushed order EAX ECX EDX EBX ESP(orig) EBP ESI EDI: EDI lowest. */
+		for (int i = 0; i < 8; i++) {
+			uint64_t val = i == GPR_RSP ? sp : c->gpr[i];
+			bt_memcpy(buf + (7 - i) * w, &val, w);
+		}
+		uint64_t m = stack_mask(c);
+		uint64_t nsp = (sp - 8 * w) & m;
+		if (bt_vwrite(c, (seg_base(c, SEG_SS) + nsp) & 0xffffffffull, buf, 8 * w, false) < 0)
+			return 0;
+		c->gpr[GPR_RSP] = (sp & ~m) | nsp;
+		break;
+	}
+	case ZYDIS_MNEMONIC_POPA: case ZYDIS_MNEMONIC_POPAD: {
+		int w = mn == ZYDIS_MNEMONIC_POPA ? 2 : 4;
+		uint64_t sp = c->gpr[GPR_RSP];
+		uint64_t m = stack_mask(c);
+		uint8_t buf[32];
+		if (bt_vread(c, (seg_base(c, SEG_SS) + (sp & m)) & 0xffffffffull, buf, 8 * w, false) < 0)
+			return 0;
+		for (int i = 0; i < 8; i++) {
+			if (i == GPR_RSP)
+				continue;
+			uint64_t val = 0;
+			bt_memcpy(&val, buf + (7 - i) * w, w);
+			c->gpr[i] = w == 4 ? val : ((c->gpr[i] & ~0xffffull) | val);
+		}
+		c->gpr[GPR_RSP] = (sp & ~m) | ((sp + 8 * w) & m);
+		break;
+	}
 	case ZYDIS_MNEMONIC_ENTER: {
 		uint64_t alloc = e.op[0].imm.value.u & 0xffff;
 		uint64_t level = e.op[1].imm.value.u & 31;
