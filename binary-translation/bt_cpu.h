@@ -27,6 +27,7 @@
 #define BT_OFF_A_INDIRECT 0x140
 #define BT_OFF_TMP1       0x148
 #define BT_OFF_TMP2       0x150
+#define BT_OFF_TMP3       0x158
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       10
@@ -119,8 +120,8 @@ struct bt_cpu {
 	uint8_t pad0[7];
 	uint64_t seg_base[6];
 	uint64_t a_exit, a_exit_saved, a_slow, a_commit, a_indirect;
-	uint64_t tmp1, tmp2;
-	uint8_t pad1[BT_OFF_TLB - 0x158];
+	uint64_t tmp1, tmp2, tmp3;
+	uint8_t pad1[BT_OFF_TLB - 0x160];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */

@@ -881,8 +881,9 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 				reg_set(c, d->reg.value, v);
 			}
 		} else {
-			emu_fail(ep, "unexpected MOV form");
-			return 0;
+			/* A plain move the translator could not re-encode. */
+			if (op_read(ep, 1, &v) < 0 || op_write(ep, 0, v) < 0)
+				return 0;
 		}
 		break;
 	}

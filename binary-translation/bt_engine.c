@@ -39,6 +39,7 @@ _Static_assert(offsetof(struct bt_cpu, a_commit) == BT_OFF_A_COMMIT, "layout");
 _Static_assert(offsetof(struct bt_cpu, a_indirect) == BT_OFF_A_INDIRECT, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp1) == BT_OFF_TMP1, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp2) == BT_OFF_TMP2, "layout");
+_Static_assert(offsetof(struct bt_cpu, tmp3) == BT_OFF_TMP3, "layout");
 _Static_assert(offsetof(struct bt_cpu, tlb) == BT_OFF_TLB, "layout");
 _Static_assert(offsetof(struct bt_cpu, jc) == BT_OFF_JC, "layout");
 _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");

@@ -626,6 +626,33 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	r.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_ADDRESSSIZE);
 	r.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
 	int scratch_of[2] = { R10, R11 };
+	/* AH..BH cannot be encoded with a REX prefix, so [r11] is impossible:
+	 * borrow a legacy register (saved in the block) as the base instead. */
+	int borrow = -1;
+	if (mem >= 0) {
+		bool high = false;
+		uint32_t used = 0;
+		for (int i = 0; i < in->operand_count; i++) {
+			ZydisDecodedOperand *o = &x->op[i];
+			if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+				if (o->reg.value >= ZYDIS_REGISTER_AH && o->reg.value <= ZYDIS_REGISTER_BH) {
+					high = true;
+					used |= 1u << (o->reg.value - ZYDIS_REGISTER_AH);
+				} else if (gpr_num(o->reg.value) >= 0) {
+					used |= 1u << gpr_num(o->reg.value);
+				}
+			}
+		}
+		if (high) {
+			static const int cand[] = { GPR_RSI, GPR_RDI, GPR_RBP, GPR_RBX, GPR_RDX,
+						    GPR_RCX, GPR_RAX };
+			for (int k = 0; k < 7 && borrow < 0; k++)
+				if (!(used & (1u << cand[k])))
+					borrow = cand[k];
+			if (borrow < 0 || ndisp)
+				return -1;
+		}
+	}
 	for (int i = 0; i < r.operand_count; i++) {
 		ZydisEncoderOperand *o = &r.operands[i];
 		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && displaced(o->reg.value)) {
@@ -634,7 +661,8 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 			o->reg.value = scratch_like(o->reg.value, scratch_of[k]);
 		}
 		if (i == mem) {
-			o->mem.base = ZYDIS_REGISTER_R11;
+			o->mem.base = borrow >= 0 ? (ZydisRegister)(ZYDIS_REGISTER_RAX + borrow) :
+				ZYDIS_REGISTER_R11;
 			o->mem.index = ZYDIS_REGISTER_NONE;
 			o->mem.scale = 0;
 			o->mem.displacement = 0;
@@ -647,10 +675,21 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
 		tl = (int)(te.p - tail);
 	}
+	if (borrow >= 0) {
+		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
+		gs_store(&te, BT_OFF_TMP3, borrow);
+		mov_rr(&te, borrow, R11, true);
+		tl = (int)(te.p - tail);
+	}
 	int n;
 	if (encode(t, &r, tail + tl, &n) < 0)
 		return -1;
 	tl += n;
+	if (borrow >= 0) {
+		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
+		gs_load(&te, borrow, BT_OFF_TMP3, true);
+		tl = (int)(te.p - tail);
+	}
 	for (int k = 0; k < ndisp; k++) {
 		bool written = false;
 		for (int i = 0; i < in->operand_count_visible; i++)
