@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "bt_cpu.h"
+#include "devices/lapic.h"
 #include "vm.h"
 
 struct emu {
@@ -259,6 +260,10 @@ static void emu_cpuid(struct bt_cpu *c)
 				(1u << 16) | (1u << 17) | (1u << 19) | (1u << 23) | (1u << 24) |
 				(1u << 25) | (1u << 26);
 			r[1] = (r[1] & 0xff00) | (1u << 16) | ((uint32_t)c->vcpu->id << 24);
+			if (lapic_get(c->vm, c->vcpu->id)) {
+				r[3] |= 1u << 9;        /* APIC */
+				r[2] |= 1u << 21;       /* x2APIC: EOI/ICR are MSR writes */
+			}
 			break;
 		case 7:
 			if (sub == 0) {
@@ -317,8 +322,19 @@ static uint64_t rdtsc_host(void)
 }
 
 /* ---- MSRs ---- */
+static bool lapic_msr(uint32_t msr)
+{
+	return msr == 0x1b || msr == 0x6e0 || (msr >= 0x800 && msr <= 0x8ff);
+}
+
 static int msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v)
 {
+	if (lapic_msr(msr) && lapic_get(c->vm, c->vcpu->id)) {
+		int r = lapic_msr_read(c->vcpu, msr, v);
+		if (msr == 0x1b && r == 0)
+			c->apic_base = *v;
+		return r;
+	}
 	switch (msr) {
 	case 0xc0000080: *v = c->efer; return 0;
 	case 0xc0000081: *v = c->star; return 0;
@@ -347,6 +363,12 @@ static int msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v)
 
 static int msr_write(struct bt_cpu *c, uint32_t msr, uint64_t v)
 {
+	if (lapic_msr(msr) && lapic_get(c->vm, c->vcpu->id)) {
+		int r = lapic_msr_write(c->vcpu, msr, v);
+		if (msr == 0x1b && r == 0)
+			c->apic_base = v;
+		return r;
+	}
 	switch (msr) {
 	case 0xc0000080: {
 		uint64_t keep = c->efer & X86_EFER_LMA;
@@ -411,7 +433,16 @@ static int cr_write(struct bt_cpu *c, int n, uint64_t v)
 		bt_tlb_flush(c);
 		bt_update_mode(c);
 		return 0;
-	case 8: c->cr8 = v & 15; return 0;
+	case 8: {
+		c->cr8 = v & 15;
+		struct lapic *l = lapic_get(c->vm, c->vcpu->id);
+		if (l) {
+			pthread_mutex_lock(&c->vm->dev_lock);
+			lapic_reg_write(l, 0x80, (uint32_t)(c->cr8 << 4));
+			pthread_mutex_unlock(&c->vm->dev_lock);
+		}
+		return 0;
+	}
 	default: return -1;
 	}
 }
@@ -423,7 +454,15 @@ static uint64_t cr_read(struct bt_cpu *c, int n)
 	case 2: return c->cr2;
 	case 3: return c->cr3;
 	case 4: return c->cr4;
-	case 8: return c->cr8;
+	case 8: {
+		struct lapic *l = lapic_get(c->vm, c->vcpu->id);
+		if (l) {
+			pthread_mutex_lock(&c->vm->dev_lock);
+			c->cr8 = (lapic_reg_read(l, 0x80) >> 4) & 15;
+			pthread_mutex_unlock(&c->vm->dev_lock);
+		}
+		return c->cr8;
+	}
 	default: return 0;
 	}
 }

@@ -15,6 +15,7 @@
 
 #include "bt_cpu.h"
 #include "error.h"
+#include "irq.h"
 #include "vm.h"
 
 _Static_assert(offsetof(struct bt_cpu, rip) == BT_OFF_RIP, "layout");
@@ -158,6 +159,8 @@ static void bt_signal(int sig, siginfo_t *si, void *ucv)
 	c->gpr[GPR_R15] = g[REG_R15];
 	c->flags = (uint64_t)g[REG_EFL] & 0xcd5;
 	c->rip = grip;
+	if (getenv("VMLITE_BT_DEBUG"))
+		fprintf(stderr, "bt: signal %d at host %p -> guest rip 0x%llx\n", sig, (void *)hrip, (unsigned long long)grip);
 	int vec = 13;
 	bool has_err = true;
 	if (sig == SIGFPE) {
@@ -453,10 +456,18 @@ static void deliver_events(struct bt_cpu *c)
 			can_irq = false;
 		}
 	}
-	if (can_irq && atomic_load_explicit(&v->irq_pending, memory_order_acquire)) {
-		atomic_store(&v->irq_pending, false);
-		bt_deliver(c, v->irq_vector, false, 0, false, c->rip);
-		v->stats.irqs_injected++;
+	if (atomic_load_explicit(&v->irq_pending, memory_order_acquire)) {
+		/* The interrupt controllers run ordinary (SIMD-using) C. */
+		bt_fpu_park(c);
+		if (vcpu_nmi_ack(v)) {
+			bt_deliver(c, 2, false, 0, false, c->rip);
+		} else if (can_irq) {
+			int vec = vcpu_irq_ack(v);
+			if (vec >= 0) {
+				bt_deliver(c, vec, false, 0, false, c->rip);
+				v->stats.irqs_injected++;
+			}
+		}
 	}
 	c->shadow = false;
 }
@@ -476,6 +487,7 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 		if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)c) < 0)
 			return err_set("arch_prctl(ARCH_SET_GS) failed; the translator needs it");
 		tls_cpu = c;
+		irq_set_current(v);
 	}
 	if (c->io_pending)
 		bt_io_complete(c);
