@@ -1342,6 +1342,36 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		c->gpr[GPR_RAX] = c->xcr0 & 0xffffffffull;
 		c->gpr[GPR_RDX] = c->xcr0 >> 32;
 		break;
+	case ZYDIS_MNEMONIC_FXSAVE: case ZYDIS_MNEMONIC_FXSAVE64:
+	case ZYDIS_MNEMONIC_FXRSTOR: case ZYDIS_MNEMONIC_FXRSTOR64: {
+		/* The guest's FP state is the host's: run the real instruction on
+		 * an aligned buffer and copy to or from guest memory. */
+		static __thread uint8_t fx[512] __attribute__((aligned(64)));
+		uint64_t lin = op_lin(ep, &e.op[0]);
+		if (lin & 15) {
+			gp0(c);
+			return 0;
+		}
+		bool save = mn == ZYDIS_MNEMONIC_FXSAVE || mn == ZYDIS_MNEMONIC_FXSAVE64;
+		if (save) {
+			bt_fpu_unpark(c);
+			__asm__ volatile("fxsave64 %0" : "=m"(fx));
+			if (bt_vwrite(c, lin, fx, 512, false) < 0)
+				return 0;
+		} else {
+			if (bt_vread(c, lin, fx, 512, false) < 0)
+				return 0;
+			uint32_t mx;
+			bt_memcpy(&mx, fx + 24, 4);
+			if (mx & ~0xffffu) {
+				gp0(c);
+				return 0;
+			}
+			bt_fpu_unpark(c);
+			__asm__ volatile("fxrstor64 %0" : : "m"(fx));
+		}
+		break;
+	}
 	case ZYDIS_MNEMONIC_RDRAND: case ZYDIS_MNEMONIC_RDSEED: case ZYDIS_MNEMONIC_RDPID:
 	case ZYDIS_MNEMONIC_MONITOR: case ZYDIS_MNEMONIC_MWAIT: case ZYDIS_MNEMONIC_XSETBV:
 	case ZYDIS_MNEMONIC_XSAVE: case ZYDIS_MNEMONIC_XRSTOR: case ZYDIS_MNEMONIC_XSAVEOPT:
