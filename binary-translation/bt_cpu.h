@@ -28,6 +28,10 @@
 #define BT_OFF_TMP1       0x148
 #define BT_OFF_TMP2       0x150
 #define BT_OFF_TMP3       0x158
+#define BT_OFF_MASKIDX    0x160   /* pext mask: TLB index bits of a linear address */
+#define BT_OFF_MASKHI     0x168   /* pext mask: ~0xfff */
+#define BT_OFF_MASKJC     0x170   /* pext mask: jump-cache index bits */
+#define BT_OFF_TMPRCX     0x178
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       10
@@ -36,6 +40,7 @@
 #define BT_TLBE_TAG_R     0
 #define BT_TLBE_TAG_W     8
 #define BT_TLBE_HOST      16
+#define BT_TLBE_ADDEND    24
 #define BT_TLB_INVALID    0x8000000000000000ull
 #define BT_JC_BITS        12
 #define BT_JC_SIZE        (1u << BT_JC_BITS)
@@ -69,7 +74,7 @@ struct vcpu;
 struct bt_tlbe {
 	uint64_t tag_r, tag_w;
 	uint64_t host;          /* host address of the page */
-	uint64_t gpa;           /* guest-physical page, for code-page write drops */
+	uint64_t addend;        /* host - guest linear page, for the flag-free probe */
 };
 
 struct bt_jce {
@@ -121,7 +126,8 @@ struct bt_cpu {
 	uint64_t seg_base[6];
 	uint64_t a_exit, a_exit_saved, a_slow, a_commit, a_indirect;
 	uint64_t tmp1, tmp2, tmp3;
-	uint8_t pad1[BT_OFF_TLB - 0x160];
+	uint64_t mask_idx, mask_hi, mask_jc, tmp_rcx;
+	uint8_t pad1[BT_OFF_TLB - 0x180];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */

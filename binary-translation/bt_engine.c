@@ -42,6 +42,10 @@ _Static_assert(offsetof(struct bt_cpu, tmp1) == BT_OFF_TMP1, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp2) == BT_OFF_TMP2, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp3) == BT_OFF_TMP3, "layout");
 _Static_assert(offsetof(struct bt_cpu, tlb) == BT_OFF_TLB, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_idx) == BT_OFF_MASKIDX, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_hi) == BT_OFF_MASKHI, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_jc) == BT_OFF_MASKJC, "layout");
+_Static_assert(offsetof(struct bt_cpu, tmp_rcx) == BT_OFF_TMPRCX, "layout");
 _Static_assert(offsetof(struct bt_cpu, jc) == BT_OFF_JC, "layout");
 _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");
 
@@ -272,6 +276,9 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->a_slow = (uint64_t)(uintptr_t)bt_asm_slow;
 	c->a_commit = (uint64_t)(uintptr_t)bt_asm_commit;
 	c->a_indirect = (uint64_t)(uintptr_t)bt_asm_indirect;
+	c->mask_idx = (uint64_t)(BT_TLB_SIZE - 1) << 12;
+	c->mask_hi = ~0xfffull;
+	c->mask_jc = BT_JC_SIZE - 1;
 	uint32_t r[4];
 	host_cpuid(1, 0, r);
 	if (!(r[2] & (1u << 27))) {

@@ -316,10 +316,13 @@ void bt_smc_write(struct bt_cpu *c, uint64_t gpa, unsigned len)
  * may keep a write tag for it. */
 void bt_code_page_mark(struct bt_cpu *c, uint64_t gpa)
 {
-	uint64_t pg = gpa & ~0xfffull;
+	bool rom;
+	uint8_t *h = gpa_host(c, gpa & ~0xfffull, &rom);
+	if (!h)
+		return;
 	for (int t = 0; t < 2; t++)
 		for (unsigned i = 0; i < BT_TLB_SIZE; i++)
-			if (c->tlb[t][i].tag_w != BT_TLB_INVALID && c->tlb[t][i].gpa == pg)
+			if (c->tlb[t][i].tag_w != BT_TLB_INVALID && c->tlb[t][i].host == (uint64_t)h)
 				c->tlb[t][i].tag_w = BT_TLB_INVALID;
 }
 
@@ -398,7 +401,7 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 		t->tag_r = page;
 		t->tag_w = (wr0 && !code && !rom) ? page : BT_TLB_INVALID;
 		t->host = (uint64_t)(h - off);
-		t->gpa = gpa0 & ~0xfffull;
+		t->addend = t->host - page;
 		return 0;
 	}
 	/* The access crosses a page boundary: check both pages before anything

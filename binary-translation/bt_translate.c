@@ -35,7 +35,7 @@ struct em {
 	bool ovf;
 };
 
-enum { ST_SLOW, ST_EXIT, ST_POLL };
+enum { ST_SLOW, ST_EXIT, ST_POLL, ST_POLL_CMP };
 
 struct stub {
 	int kind;
@@ -448,39 +448,58 @@ static uint32_t tlb_base(struct tctx *t)
 	return BT_OFF_TLB + (t->cpl3 ? BT_TLB_SIZE * BT_TLBE_SIZE : 0);
 }
 
-/* Emits the probe for r11 = guest linear address, then the tail. */
+/* Emits the probe for r11 = guest linear address, then the tail. With the
+ * guest's flags dead the probe is sub/cmp/ja; with them live it is a
+ * flag-free sequence (pext index, lea compare, jrcxz with RCX spilled). */
 static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool wr, bool stack,
 		 const uint8_t *tail, int tail_len, uint64_t next)
 {
 	struct em *e = &t->e;
-	bool pushf = x->live_in != 0;
+	bool flagfree = x->live_in != 0;
 	uint8_t *probe = e->p;
 	uint32_t tag = tlb_base(t) + (wr ? BT_TLBE_TAG_W : BT_TLBE_TAG_R);
 	if (size == 0)
 		size = 1;
 	if (size > 64)
 		size = 64;
-	if (pushf)
-		b1(e, 0x9c);
-	static const uint8_t p1[] = { 0x4d, 0x89, 0xda, 0x49, 0xc1, 0xea, 0x07, 0x41, 0x81, 0xe2 };
-	bn(e, p1, sizeof(p1));
-	b4(e, (BT_TLB_SIZE - 1) << 5);
-	b1(e, 0x65); b1(e, 0x4d); b1(e, 0x2b); b1(e, 0x9a); b4(e, tag);
-	b1(e, 0x49); b1(e, 0x81); b1(e, 0xfb); b4(e, 0x1000 - size);
-	b1(e, 0x0f); b1(e, 0x87);
-	uint8_t *field = e->p;
-	b4(e, 0);
-	b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
-	if (pushf)
-		b1(e, 0x9d);
+	uint8_t *field;
+	if (flagfree) {
+		gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);                 /* mov gs:[tmp], rcx */
+		b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xa2); b1(e, 0xf5); b1(e, 0x14);
+		b1(e, 0x25); b4(e, BT_OFF_MASKIDX);                     /* pext r10, r11, mask */
+		b1(e, 0x4e); b1(e, 0x8d); b1(e, 0x14); b1(e, 0xd5); b4(e, 0); /* lea r10,[r10*8] */
+		b1(e, 0x65); b1(e, 0x4a); b1(e, 0x8b); b1(e, 0x0c); b1(e, 0x95);
+		b4(e, tag);                                             /* mov rcx, tag */
+		b1(e, 0x48); b1(e, 0xf7); b1(e, 0xd1);                  /* not rcx */
+		b1(e, 0x49); b1(e, 0x8d); b1(e, 0x4c); b1(e, 0x0b); b1(e, (uint8_t)size);
+		b1(e, 0x65); b1(e, 0xc4); b1(e, 0xe2); b1(e, 0xf2); b1(e, 0xf5); b1(e, 0x0c);
+		b1(e, 0x25); b4(e, BT_OFF_MASKHI);                      /* pext rcx, rcx, ~fff */
+		b1(e, 0xe3); b1(e, 5);                                  /* jrcxz hit */
+		b1(e, 0xe9);
+		field = e->p;
+		b4(e, 0);
+		gs_load(e, 1, BT_OFF_TMPRCX, true);                     /* mov rcx, gs:[tmp] */
+		b1(e, 0x65); b1(e, 0x4e); b1(e, 0x8b); b1(e, 0x14); b1(e, 0x95);
+		b4(e, tlb_base(t) + BT_TLBE_ADDEND);                    /* mov r10, addend */
+		lea_r11_r10(e, true);
+	} else {
+		static const uint8_t p1[] = { 0x4d, 0x89, 0xda, 0x49, 0xc1, 0xea, 0x07, 0x41, 0x81, 0xe2 };
+		bn(e, p1, sizeof(p1));
+		b4(e, (BT_TLB_SIZE - 1) << 5);
+		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x2b); b1(e, 0x9a); b4(e, tag);
+		b1(e, 0x49); b1(e, 0x81); b1(e, 0xfb); b4(e, 0x1000 - size);
+		b1(e, 0x0f); b1(e, 0x87);
+		field = e->p;
+		b4(e, 0);
+		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
+	}
 	bn(e, tail, tail_len);
 	struct stub *s = new_stub(t, ST_SLOW);
 	s->field = field;
 	s->probe = probe;
 	s->after = e->p;
-	s->tagoff = tag;
-	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) |
-		  (pushf ? BT_SI_FLAGSPUSHED : 0) | (stack ? BT_SI_STACK : 0);
+	s->tagoff = flagfree ? 0 : tag;
+	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) | (stack ? BT_SI_STACK : 0);
 	s->rip = x->rip;
 	s->next = next;
 	if (tail_len > (int)sizeof(s->tail))
@@ -891,6 +910,34 @@ static int load_target(struct tctx *t, struct tinsn *x, uint64_t smc_next)
 	return 0;
 }
 
+/* Indirect branch to the guest RIP in r11: probe the jump cache of the
+ * current CPL inline (each site keeps its own host indirect jump, so the
+ * host predictor sees distinct branches), flag-free. */
+static void indirect(struct tctx *t)
+{
+	struct em *e = &t->e;
+	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xa2); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, BT_OFF_MASKJC);                      /* pext r10, r11, jcmask */
+	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x12);     /* lea r10, [r10+r10] */
+	gs_load(e, 1, BT_OFF_JCPTR, true);                      /* mov rcx, gs:[jcptr] */
+	b1(e, 0x4e); b1(e, 0x8d); b1(e, 0x14); b1(e, 0xd1);     /* lea r10, [rcx+r10*8] */
+	b1(e, 0x49); b1(e, 0x8b); b1(e, 0x0a);                  /* mov rcx, [r10] */
+	b1(e, 0x48); b1(e, 0xf7); b1(e, 0xd1);                  /* not rcx */
+	b1(e, 0x4a); b1(e, 0x8d); b1(e, 0x4c); b1(e, 0x19); b1(e, 0x01); /* lea rcx,[rcx+r11+1] */
+	b1(e, 0xe3);
+	uint8_t *rel = e->p;
+	b1(e, 0);
+	uint8_t *miss = e->p;
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	gs_store(e, BT_OFF_RIP, R11);
+	gs_store_imm(e, BT_OFF_REASON, BT_EXIT_LOOKUP);
+	gs_jmp(e, BT_OFF_A_EXIT);
+	*rel = (uint8_t)(e->p - miss);
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	b1(e, 0x41); b1(e, 0xff); b1(e, 0x62); b1(e, 0x08);     /* jmp [r10+8] */
+}
+
 static void exit_chain(struct tctx *t, uint64_t target)
 {
 	jump_exit(t, 0xe9, -1, target);
@@ -946,13 +993,13 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		gs_store(e, BT_OFF_TMP2, R11);
 		push_value(t, x, n, 0, true, next_rip(t, x), next_rip(t, x));
 		gs_load(e, R11, BT_OFF_TMP2, true);
-		gs_jmp(e, BT_OFF_A_INDIRECT);
+		indirect(t);
 		return 0;
 	}
 	case K_JMP_IND:
 		if (load_target(t, x, next_rip(t, x)) < 0)
 			return -1;
-		gs_jmp(e, BT_OFF_A_INDIRECT);
+		indirect(t);
 		return 0;
 	case K_RET: {
 		int n = t->m64 ? 8 : 4;
@@ -965,7 +1012,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		rsp_update(&te, n + extra, t->m64);
 		stack_ea(t, 0);
 		site(t, x, n, true, false, true, tail, (int)(te.p - tail), next_rip(t, x));
-		gs_jmp(e, BT_OFF_A_INDIRECT);
+		indirect(t);
 		return 0;
 	}
 	default:
@@ -1084,7 +1131,10 @@ static void emit_stubs(struct tctx *t)
 		struct stub *st = &t->stubs[i];
 		if (st->kind == ST_SLOW) {
 			patch32(st->field, e->p);
-			b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, st->tagoff);
+			if (st->tagoff)         /* r11 = lin again */
+				b1(e, 0x65), b1(e, 0x4d), b1(e, 0x03), b1(e, 0x9a), b4(e, st->tagoff);
+			else                    /* flag-free probe: r11 intact, RCX spilled */
+				gs_load(e, 1, BT_OFF_TMPRCX, true);
 			gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)st->info);
 			b1(e, 0x4c); b1(e, 0x8d); b1(e, 0x15);
 			b4(e, (uint32_t)(st->probe - (e->p + 4)));
@@ -1125,9 +1175,10 @@ static void emit_stubs(struct tctx *t)
 			}
 			gs_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
 			gs_jmp(e, BT_OFF_A_EXIT);
-		} else if (st->kind == ST_POLL) {
+		} else if (st->kind == ST_POLL || st->kind == ST_POLL_CMP) {
 			patch32(st->field, e->p);
-			b1(e, 0x4c); b1(e, 0x89); b1(e, 0xd1);          /* mov rcx, r10 */
+			if (st->kind == ST_POLL)
+				b1(e, 0x4c), b1(e, 0x89), b1(e, 0xd1);  /* mov rcx, r10 */
 			store_rip_exit(e, st->target, BT_EXIT_POLL);
 		}
 	}
@@ -1218,17 +1269,26 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	b->nmap = 0;
 	struct em *e = &t.e;
 
-	/* Exit-request poll at entry, flag-free. */
-	b1(e, 0x49); b1(e, 0x89); b1(e, 0xca);                  /* mov r10, rcx */
-	b1(e, 0x65); b1(e, 0x0f); b1(e, 0xb6); b1(e, 0x0c); b1(e, 0x25);
-	b4(e, BT_OFF_EXITREQ);                                  /* movzx ecx, byte gs:[req] */
-	b1(e, 0xe3); b1(e, 5);                                  /* jrcxz +5 */
-	b1(e, 0xe9);
+	/* Exit-request poll at entry: cmp/jne when the first instruction
+	 * overwrites the flags anyway, else a flag-free movzx/jrcxz. */
 	struct stub *ps = new_stub(&t, ST_POLL);
-	ps->field = e->p;
 	ps->target = b->rip;
-	b4(e, 0);
-	b1(e, 0x4c); b1(e, 0x89); b1(e, 0xd1);                  /* mov rcx, r10 */
+	if (t.ins[0].live_in == 0) {
+		b1(e, 0x65); b1(e, 0x80); b1(e, 0x3c); b1(e, 0x25); b4(e, BT_OFF_EXITREQ); b1(e, 0);
+		b1(e, 0x0f); b1(e, 0x85);                       /* jne stub */
+		ps->field = e->p;
+		ps->kind = ST_POLL_CMP;
+		b4(e, 0);
+	} else {
+		b1(e, 0x49); b1(e, 0x89); b1(e, 0xca);          /* mov r10, rcx */
+		b1(e, 0x65); b1(e, 0x0f); b1(e, 0xb6); b1(e, 0x0c); b1(e, 0x25);
+		b4(e, BT_OFF_EXITREQ);                          /* movzx ecx, byte gs:[req] */
+		b1(e, 0xe3); b1(e, 5);                          /* jrcxz +5 */
+		b1(e, 0xe9);
+		ps->field = e->p;
+		b4(e, 0);
+		b1(e, 0x4c); b1(e, 0x89); b1(e, 0xd1);          /* mov rcx, r10 */
+	}
 
 	for (int i = 0; i < t.n; i++) {
 		struct tinsn *x = &t.ins[i];
