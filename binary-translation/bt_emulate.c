@@ -4,6 +4,7 @@
 #include <Zydis/Zydis.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "bt_cpu.h"
 #include "devices/lapic.h"
@@ -11,8 +12,8 @@
 
 struct emu {
 	struct bt_cpu *c;
-	ZydisDecodedInstruction in;
-	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+	const ZydisDecodedInstruction *ip;
+	const ZydisDecodedOperand *op;
 	uint64_t next;
 	uint8_t bytes[16];
 	int asz;                /* address size in bytes */
@@ -200,14 +201,14 @@ static void emu_fail(struct emu *e, const char *what)
 {
 	char hex[64];
 	int n = 0;
-	for (int i = 0; i < e->in.length && n < 60; i++)
+	for (int i = 0; i < e->ip->length && n < 60; i++)
 		n += snprintf(hex + n, sizeof(hex) - n, "%02x ", e->bytes[i]);
 	if (n)
 		hex[n - 1] = 0;
 	else
 		hex[0] = 0;
 	bt_fail(e->c, "%s %s at rip=0x%llx (bytes %s)", what,
-		ZydisMnemonicGetString(e->in.mnemonic), (unsigned long long)e->c->rip, hex);
+		ZydisMnemonicGetString(e->ip->mnemonic), (unsigned long long)e->c->rip, hex);
 }
 
 static void gp0(struct bt_cpu *c)
@@ -330,6 +331,7 @@ static bool lapic_msr(uint32_t msr)
 static int msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v)
 {
 	if (lapic_msr(msr) && lapic_get(c->vm, c->vcpu->id)) {
+		bt_fpu_park(c);
 		int r = lapic_msr_read(c->vcpu, msr, v);
 		if (msr == 0x1b && r == 0)
 			c->apic_base = *v;
@@ -364,6 +366,7 @@ static int msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v)
 static int msr_write(struct bt_cpu *c, uint32_t msr, uint64_t v)
 {
 	if (lapic_msr(msr) && lapic_get(c->vm, c->vcpu->id)) {
+		bt_fpu_park(c);
 		int r = lapic_msr_write(c->vcpu, msr, v);
 		if (msr == 0x1b && r == 0)
 			c->apic_base = v;
@@ -437,6 +440,7 @@ static int cr_write(struct bt_cpu *c, int n, uint64_t v)
 		c->cr8 = v & 15;
 		struct lapic *l = lapic_get(c->vm, c->vcpu->id);
 		if (l) {
+			bt_fpu_park(c);
 			pthread_mutex_lock(&c->vm->dev_lock);
 			lapic_reg_write(l, 0x80, (uint32_t)(c->cr8 << 4));
 			pthread_mutex_unlock(&c->vm->dev_lock);
@@ -457,6 +461,7 @@ static uint64_t cr_read(struct bt_cpu *c, int n)
 	case 8: {
 		struct lapic *l = lapic_get(c->vm, c->vcpu->id);
 		if (l) {
+			bt_fpu_park(c);
 			pthread_mutex_lock(&c->vm->dev_lock);
 			c->cr8 = (lapic_reg_read(l, 0x80) >> 4) & 15;
 			pthread_mutex_unlock(&c->vm->dev_lock);
@@ -520,7 +525,7 @@ static void adv_reg(struct emu *e, int r, int64_t delta)
 static int str_seg(struct emu *e)
 {
 	int s = -1;
-	for (int i = 0; i < e->in.operand_count; i++)
+	for (int i = 0; i < e->ip->operand_count; i++)
 		if (e->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
 		    e->op[i].mem.base != ZYDIS_REGISTER_RDI &&
 		    e->op[i].mem.base != ZYDIS_REGISTER_EDI &&
@@ -532,7 +537,7 @@ static int str_seg(struct emu *e)
 static int emu_outs(struct emu *e, struct vcpu_exit *x, int size)
 {
 	struct bt_cpu *c = e->c;
-	bool rep = e->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
+	bool rep = e->ip->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
 				       ZYDIS_ATTRIB_HAS_REPNE);
 	uint64_t n = rep ? count_reg(e) : 1;
 	if (n == 0) {
@@ -574,7 +579,7 @@ static int emu_outs(struct emu *e, struct vcpu_exit *x, int size)
 static int emu_ins(struct emu *e, struct vcpu_exit *x, int size)
 {
 	struct bt_cpu *c = e->c;
-	bool rep = e->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
+	bool rep = e->ip->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
 				       ZYDIS_ATTRIB_HAS_REPNE);
 	uint64_t n = rep ? count_reg(e) : 1;
 	if (n == 0) {
@@ -651,12 +656,12 @@ static uint64_t cmp_flags(uint64_t a, uint64_t b, int size)
 static int emu_string(struct emu *e)
 {
 	struct bt_cpu *c = e->c;
-	ZydisMnemonic m = e->in.mnemonic;
+	ZydisMnemonic m = e->ip->mnemonic;
 	int size = e->osz;
-	bool rep = e->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
+	bool rep = e->ip->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
 				       ZYDIS_ATTRIB_HAS_REPNE);
-	bool repe = e->in.attributes & ZYDIS_ATTRIB_HAS_REPE;
-	bool repne = e->in.attributes & ZYDIS_ATTRIB_HAS_REPNE;
+	bool repe = e->ip->attributes & ZYDIS_ATTRIB_HAS_REPE;
+	bool repne = e->ip->attributes & ZYDIS_ATTRIB_HAS_REPNE;
 	bool is_cmp = m == ZYDIS_MNEMONIC_CMPSB || m == ZYDIS_MNEMONIC_CMPSW ||
 		      m == ZYDIS_MNEMONIC_CMPSD || m == ZYDIS_MNEMONIC_CMPSQ ||
 		      m == ZYDIS_MNEMONIC_SCASB || m == ZYDIS_MNEMONIC_SCASW ||
@@ -782,42 +787,79 @@ static int fetch(struct bt_cpu *c, uint8_t *buf, int *len)
 	return 0;
 }
 
+/* Decoded-instruction cache: the emulator sees the same few system
+ * instructions over and over (syscall entry/exit, interrupt flag changes).
+ * A hit needs neither Zydis nor parking the guest's FP state (Zydis and the
+ * libc it calls use SIMD registers). Entries are validated by their bytes. */
+#define DCACHE_SIZE 1024
+struct dentry {
+	uint64_t rip;
+	uint32_t mode;
+	uint8_t len;
+	uint8_t bytes[15];
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+};
+static struct dentry *dcache;
+
 int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 {
 	struct emu e;
 	struct emu *ep = &e;
-	bt_fpu_park(c);
 	int len = 0;
 	bt_memset(e.bytes, 0, sizeof(e.bytes));
 	if (fetch(c, e.bytes, &len) < 0)
 		return 0;
-	ZydisDecoder dec;
-	if (c->mode & BT_MODE_64)
-		ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-	else if (c->mode & BT_MODE_32)
-		ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
-	else
-		ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
 	e.c = c;
-	if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, e.bytes, len, &e.in, e.op))) {
-		if (len < 15) {
-			/* The instruction runs into an unmapped page. */
-			uint64_t g2;
-			uint64_t lin = (c->mode & BT_MODE_64) ? c->rip :
-				((c->seg[SEG_CS].base + c->rip) & 0xffffffffull);
-			bt_translate_lin(c, lin + len, BT_ACC_X, c->cpl == 3, &g2);
+	if (!dcache) {
+		bt_fpu_park(c);
+		dcache = calloc(DCACHE_SIZE, sizeof(*dcache));
+		if (!dcache) {
+			bt_fail(c, "out of memory for the emulator's decode cache");
 			return 0;
 		}
-		bt_raise(c, 6, false, 0);
-		return 0;
 	}
+	struct dentry *d = &dcache[(c->rip ^ (c->rip >> 10)) & (DCACHE_SIZE - 1)];
+	bool hit = d->rip == c->rip && d->mode == c->mode && d->len && d->len <= len;
+	for (int i = 0; hit && i < d->len; i++)
+		if (d->bytes[i] != e.bytes[i])
+			hit = false;
+	if (!hit) {
+		bt_fpu_park(c);
+		ZydisDecoder dec;
+		if (c->mode & BT_MODE_64)
+			ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+		else if (c->mode & BT_MODE_32)
+			ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+		else
+			ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
+		d->len = 0;
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, e.bytes, len, &d->in, d->op))) {
+			if (len < 15) {
+				/* The instruction runs into an unmapped page. */
+				uint64_t g2;
+				uint64_t lin = (c->mode & BT_MODE_64) ? c->rip :
+					((c->seg[SEG_CS].base + c->rip) & 0xffffffffull);
+				bt_translate_lin(c, lin + len, BT_ACC_X, c->cpl == 3, &g2);
+				return 0;
+			}
+			bt_raise(c, 6, false, 0);
+			return 0;
+		}
+		d->rip = c->rip;
+		d->mode = c->mode;
+		d->len = d->in.length;
+		bt_memcpy(d->bytes, e.bytes, d->len);
+	}
+	e.ip = &d->in;
+	e.op = d->op;
 	c->insns_emulated++;
-	e.next = c->rip + e.in.length;
+	e.next = c->rip + e.ip->length;
 	if (!(c->mode & BT_MODE_64))
 		e.next &= 0xffffffffull;
-	e.asz = e.in.address_width / 8;
-	e.osz = e.in.operand_width / 8;
-	ZydisMnemonic mn = e.in.mnemonic;
+	e.asz = e.ip->address_width / 8;
+	e.osz = e.ip->operand_width / 8;
+	ZydisMnemonic mn = e.ip->mnemonic;
 	uint64_t v, v2;
 
 	switch (mn) {
@@ -872,7 +914,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		break;
 	case ZYDIS_MNEMONIC_MOV: {
 		/* Only the forms the translator refuses: CRn, DRn, Sreg. */
-		ZydisDecodedOperand *d = &e.op[0], *s = &e.op[1];
+		const ZydisDecodedOperand *d = &e.op[0], *s = &e.op[1];
 		if (d->type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    ZydisRegisterGetClass(d->reg.value) == ZYDIS_REGCLASS_CONTROL) {
 			if (!need_cpl0(ep))
@@ -1122,7 +1164,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 	case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD:
 	case ZYDIS_MNEMONIC_CMPSQ: case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW:
 	case ZYDIS_MNEMONIC_SCASD: case ZYDIS_MNEMONIC_SCASQ:
-		if (e.in.operand_count_visible > 0 && mn == ZYDIS_MNEMONIC_MOVSD &&
+		if (e.ip->operand_count_visible > 0 && mn == ZYDIS_MNEMONIC_MOVSD &&
 		    e.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 			emu_fail(ep, "SSE MOVSD reached the emulator:");
 			return 0;
@@ -1217,7 +1259,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			emu_fail(ep, "far return to another privilege level:");
 			return 0;
 		}
-		if (e.in.operand_count_visible && e.op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		if (e.ip->operand_count_visible && e.op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
 			c->gpr[GPR_RSP] += e.op[0].imm.value.u;
 		uint64_t nsp = c->gpr[GPR_RSP];
 		c->gpr[GPR_RSP] = sp;

@@ -553,28 +553,36 @@ int bt_far_transfer(struct bt_cpu *c, uint16_t sel, uint64_t off, bool call, int
 	return 0;
 }
 
-/* SYSCALL/SYSRET helpers live here because they build flat segments. */
+/* SYSCALL/SYSRET load fixed flat segments (built here rather than with the
+ * core's x86_seg_* helpers, which may use SIMD via libc). */
+static void flat_code(struct x86_seg *s, uint16_t sel, int dpl, bool l)
+{
+	bt_memset(s, 0, sizeof(*s));
+	s->sel = sel;
+	s->limit = 0xffffffff;
+	s->type = 0xb;
+	s->s = 1;
+	s->dpl = dpl;
+	s->present = 1;
+	s->g = 1;
+	s->l = l;
+	s->db = !l;
+}
+
 void bt_syscall_segs(struct bt_cpu *c, bool to_user, bool user64)
 {
 	uint16_t base = to_user ? (uint16_t)(c->star >> 48) : (uint16_t)(c->star >> 32);
-	struct x86_seg cs, ss;
 	if (!to_user) {
-		x86_seg_flat_code64(&cs, base & 0xfffc);
-		if (!lm(c))
-			x86_seg_flat_code32(&cs, base & 0xfffc);
-		flat_ss(&ss, (base + 8) & 0xfffc, 0);
-		cs.dpl = 0;
+		flat_code(&c->seg[SEG_CS], base & 0xfffc, 0, lm(c));
+		flat_ss(&c->seg[SEG_SS], (base + 8) & 0xfffc, 0);
 		c->cpl = 0;
 	} else {
 		if (user64)
-			x86_seg_flat_code64(&cs, (base + 16) | 3);
+			flat_code(&c->seg[SEG_CS], (base + 16) | 3, 3, true);
 		else
-			x86_seg_flat_code32(&cs, base | 3);
-		cs.dpl = 3;
-		flat_ss(&ss, (base + 8) | 3, 3);
+			flat_code(&c->seg[SEG_CS], base | 3, 3, false);
+		flat_ss(&c->seg[SEG_SS], (base + 8) | 3, 3);
 		c->cpl = 3;
 	}
-	c->seg[SEG_CS] = cs;
-	c->seg[SEG_SS] = ss;
 	bt_update_mode(c);
 }
