@@ -176,6 +176,21 @@ struct bt_cpu {
 	char fail[160];
 	bool failed;
 	uint64_t insns_emulated;
+	/* Which TLB / jump-cache slots were filled since the last flush, so a
+	 * flush touches only those (a full clear costs ~10k stores). */
+	uint16_t tlb_fill[2][256];
+	uint16_t tlb_nfill[2];
+	bool tlb_ovf[2];
+	uint8_t tlb_g[2][BT_TLB_SIZE];  /* entry maps a global page */
+	bool tlb_large;                 /* some entry came from a 2M/4M/1G page */
+	bool walk_global, walk_large;   /* attributes of the last successful walk */
+	struct {
+		uint64_t enters, chain, lookup, emulate, poll, handled, slow, refill, bounce, smc;
+		uint64_t translated, flush_full, flush_cr3, invlpg, irqs;
+	} n;
+	uint16_t jc_fill[2][1024];
+	uint16_t jc_nfill[2];
+	bool jc_ovf[2];
 };
 
 /* Per-VM translation state: code cache, blocks, hash, page lists. */
@@ -244,6 +259,9 @@ void bt_flush_jc(struct bt_cpu *c);
 #define BT_ACC_X   2
 int bt_mmu_init(struct bt_state *s, struct vm *vm);
 void bt_tlb_flush(struct bt_cpu *c);
+void bt_tlb_flush_cr3(struct bt_cpu *c);        /* keeps global entries */
+void bt_tlb_invlpg(struct bt_cpu *c, uint64_t lin);
+void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host);
 /* Linear -> physical. Returns 0, or -1 after delivering #PF/#GP (c->reason). */
 int bt_fetch_probe(struct bt_cpu *c, uint64_t lin, uint64_t *gpa);
 int bt_translate_lin(struct bt_cpu *c, uint64_t lin, int acc, bool user, uint64_t *gpa);

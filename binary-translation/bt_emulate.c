@@ -428,7 +428,7 @@ static int cr_write(struct bt_cpu *c, int n, uint64_t v)
 		return 0;
 	}
 	case 2: c->cr2 = v; return 0;
-	case 3: c->cr3 = v; bt_tlb_flush(c); return 0;
+	case 3: c->cr3 = v; bt_tlb_flush_cr3(c); return 0;
 	case 4:
 		if ((c->efer & X86_EFER_LMA) && !(v & X86_CR4_PAE))
 			return -1;
@@ -801,6 +801,22 @@ struct dentry {
 	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
 };
 static struct dentry *dcache;
+uint64_t bt_emul_hist[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+
+void bt_emul_hist_print(void)
+{
+	for (int k = 0; k < 12; k++) {
+		int best = -1;
+		for (int i = 0; i <= ZYDIS_MNEMONIC_MAX_VALUE; i++)
+			if (bt_emul_hist[i] && (best < 0 || bt_emul_hist[i] > bt_emul_hist[best]))
+				best = i;
+		if (best < 0)
+			break;
+		fprintf(stderr, "  emulated %-10s %llu\n", ZydisMnemonicGetString((ZydisMnemonic)best),
+			(unsigned long long)bt_emul_hist[best]);
+		bt_emul_hist[best] = 0;
+	}
+}
 
 int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 {
@@ -853,6 +869,8 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 	}
 	e.ip = &d->in;
 	e.op = d->op;
+	if (d->in.mnemonic < ZYDIS_MNEMONIC_MAX_VALUE + 1)
+		bt_emul_hist[d->in.mnemonic]++;
 	c->insns_emulated++;
 	e.next = c->rip + e.ip->length;
 	if (!(c->mode & BT_MODE_64))
@@ -1061,7 +1079,12 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		if (op_write(ep, 0, c->ldt.sel) < 0)
 			return 0;
 		break;
-	case ZYDIS_MNEMONIC_INVLPG: case ZYDIS_MNEMONIC_INVPCID:
+	case ZYDIS_MNEMONIC_INVLPG:
+		if (!need_cpl0(ep))
+			return 0;
+		bt_tlb_invlpg(c, op_lin(ep, &e.op[0]));
+		break;
+	case ZYDIS_MNEMONIC_INVPCID:
 		if (!need_cpl0(ep))
 			return 0;
 		bt_tlb_flush(c);

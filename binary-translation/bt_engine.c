@@ -52,6 +52,7 @@ _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");
 #define RF_IF (1ull << 9)
 
 static __thread struct bt_cpu *tls_cpu;
+void bt_emul_hist_print(void);
 
 /* ------------------------------------------------------------ FP parking */
 void bt_fpu_park(struct bt_cpu *c)
@@ -84,13 +85,6 @@ void bt_set_rflags(struct bt_cpu *c, uint64_t f)
 {
 	c->flags = f & 0xcd5;
 	c->rflags_sys = (f & ~0xcd5ull & 0x3f7fffull) | X86_RFLAGS_FIXED;
-}
-
-void bt_flush_jc(struct bt_cpu *c)
-{
-	for (int t = 0; t < 2; t++)
-		for (unsigned i = 0; i < BT_JC_SIZE; i++)
-			c->jc[t][i].rip = ~0ull;
 }
 
 static uint64_t jc_cs_base_seen;
@@ -303,6 +297,7 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->fpu_parked = true;
 	c->xcr0 = 3;
 	c->pat = 0x0007040600070406ull;
+	c->jc_ovf[0] = c->jc_ovf[1] = true;     /* zeroed memory: clear it all once */
 	bt_tlb_flush(c);
 	struct vcpu_state st;
 	x86_state_reset(&st);
@@ -333,6 +328,20 @@ static void bt_vcpu_destroy(struct vcpu *v)
 	struct bt_cpu *c = v->priv;
 	if (!c)
 		return;
+	if (getenv("VMLITE_BT_STATS"))
+		fprintf(stderr, "bt stats: enters %llu chain-exits %llu jc-miss %llu emulated %llu "
+			"polls %llu helper-exits %llu tlb-slow %llu refills %llu bounce %llu smc %llu "
+			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu\n",
+			(unsigned long long)c->n.enters, (unsigned long long)c->n.chain,
+			(unsigned long long)c->n.lookup, (unsigned long long)c->n.emulate,
+			(unsigned long long)c->n.poll, (unsigned long long)c->n.handled,
+			(unsigned long long)c->n.slow, (unsigned long long)c->n.refill,
+			(unsigned long long)c->n.bounce, (unsigned long long)c->n.smc,
+			(unsigned long long)c->n.translated, (unsigned long long)c->n.flush_full,
+			(unsigned long long)c->n.flush_cr3, (unsigned long long)c->n.invlpg,
+			(unsigned long long)c->n.irqs);
+	if (getenv("VMLITE_BT_STATS"))
+		bt_emul_hist_print();
 	if (tls_cpu == c)
 		tls_cpu = NULL;
 	if (c->fpu_area) {
@@ -473,6 +482,7 @@ static void deliver_events(struct bt_cpu *c)
 			if (vec >= 0) {
 				bt_deliver(c, vec, false, 0, false, c->rip);
 				v->stats.irqs_injected++;
+				c->n.irqs++;
 			}
 		}
 	}
@@ -536,26 +546,35 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 			pend = NULL;
 		}
 		if (b->emulate_first) {
+			c->n.emulate++;
 			if (bt_emulate(c, exit)) {
 				break;
 			}
 			continue;
 		}
-		struct bt_jce *j = &c->jc[(c->mode & BT_MODE_CPL_MASK) == 3][b->rip & (BT_JC_SIZE - 1)];
-		j->rip = b->rip;
-		j->host = (uint64_t)b->code;
+		bt_jc_insert(c, (c->mode & BT_MODE_CPL_MASK) == 3, b->rip, (uint64_t)b->code);
 		bt_fpu_unpark(c);
 		c->reason = 0;
+		c->n.enters++;
 		bt_enter(c, b->code);
 		switch (c->reason) {
 		case BT_EXIT_CHAIN:
+			c->n.chain++;
 			pend = (struct bt_chainrec *)c->chain;
 			break;
 		case BT_EXIT_EMULATE:
+			c->n.emulate++;
 			if (bt_emulate(c, exit))
 				goto out;
 			break;
+		case BT_EXIT_LOOKUP:
+			c->n.lookup++;
+			break;
+		case BT_EXIT_POLL:
+			c->n.poll++;
+			break;
 		default:
+			c->n.handled++;
 			break;
 		}
 	}

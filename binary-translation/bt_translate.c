@@ -913,7 +913,17 @@ static int load_target(struct tctx *t, struct tinsn *x, uint64_t smc_next)
 /* Indirect branch to the guest RIP in r11: probe the jump cache of the
  * current CPL inline (each site keeps its own host indirect jump, so the
  * host predictor sees distinct branches), flag-free. */
+static void indirect_ex(struct tctx *t, bool chain_miss);
+
 static void indirect(struct tctx *t)
+{
+	indirect_ex(t, false);
+}
+
+/* chain_miss: a direct branch's exit stub; a miss leaves as BT_EXIT_CHAIN
+ * (with the chain record in r10 stored by the caller) so the dispatcher can
+ * patch same-page targets. */
+static void indirect_ex(struct tctx *t, bool chain_miss)
 {
 	struct em *e = &t->e;
 	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
@@ -931,7 +941,7 @@ static void indirect(struct tctx *t)
 	uint8_t *miss = e->p;
 	gs_load(e, 1, BT_OFF_TMPRCX, true);
 	gs_store(e, BT_OFF_RIP, R11);
-	gs_store_imm(e, BT_OFF_REASON, BT_EXIT_LOOKUP);
+	gs_store_imm(e, BT_OFF_REASON, chain_miss ? BT_EXIT_CHAIN : BT_EXIT_LOOKUP);
 	gs_jmp(e, BT_OFF_A_EXIT);
 	*rel = (uint8_t)(e->p - miss);
 	gs_load(e, 1, BT_OFF_TMPRCX, true);
@@ -1156,13 +1166,10 @@ static void emit_stubs(struct tctx *t)
 			bn(e, st->tail, st->tail_len);
 			gs_call(e, BT_OFF_A_COMMIT);
 		} else if (st->kind == ST_EXIT) {
+			/* Unlinked direct branch: probe the jump cache (cross-page
+			 * targets stay on this path); a miss asks the dispatcher,
+			 * which links same-page targets by patching the jmp. */
 			patch32(st->field, e->p);
-			if ((int64_t)st->target == (int32_t)st->target) {
-				gs_store_imm(e, BT_OFF_RIP, (int32_t)st->target);
-			} else {
-				mov_imm64(e, R11, st->target);
-				gs_store(e, BT_OFF_RIP, R11);
-			}
 			if (s->nchains < BT_CHAIN_MAX) {
 				struct bt_chainrec *cr = &s->chains[s->nchains++];
 				cr->src = (int32_t)(t->b - s->blocks);
@@ -1173,8 +1180,8 @@ static void emit_stubs(struct tctx *t)
 			} else {
 				gs_store_imm(e, BT_OFF_CHAIN, 0);
 			}
-			gs_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
-			gs_jmp(e, BT_OFF_A_EXIT);
+			mov_imm64(e, R11, st->target);
+			indirect_ex(t, true);
 		} else if (st->kind == ST_POLL || st->kind == ST_POLL_CMP) {
 			patch32(st->field, e->p);
 			if (st->kind == ST_POLL)
@@ -1391,6 +1398,7 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 		b->page0 = page;
 		b->mode = mode;
 		b->pnext0 = b->pnext1 = -1;
+		c->n.translated++;
 		int r = bt_translate(c, b);
 		if (r < 0) {
 			*err = 1;
