@@ -32,6 +32,8 @@
 #define BT_OFF_MASKHI     0x168   /* pext mask: ~0xfff */
 #define BT_OFF_MASKJC     0x170   /* pext mask: jump-cache index bits */
 #define BT_OFF_TMPRCX     0x178
+#define BT_OFF_MASKNOTIF  0x180   /* ~IF, for flag-free CLI/STI */
+#define BT_OFF_MASKARITH  0x188   /* 0xcd5: arithmetic flags + DF */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       10
@@ -94,6 +96,7 @@ struct bt_block {
 	int32_t hnext;          /* hash chain, block index */
 	int32_t pnext0, pnext1; /* per-page lists */
 	uint32_t map;           /* index of first (host off, guest rip) pair */
+	uint32_t body_off;      /* code offset past the entry poll */
 	uint32_t nmap;
 };
 
@@ -127,7 +130,8 @@ struct bt_cpu {
 	uint64_t a_exit, a_exit_saved, a_slow, a_commit, a_indirect;
 	uint64_t tmp1, tmp2, tmp3;
 	uint64_t mask_idx, mask_hi, mask_jc, tmp_rcx;
-	uint8_t pad1[BT_OFF_TLB - 0x180];
+	uint64_t mask_notif, mask_arith;
+	uint8_t pad1[BT_OFF_TLB - 0x190];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */
@@ -146,6 +150,8 @@ struct bt_cpu {
 	int cpl;
 	uint32_t mode;
 	bool shadow;            /* STI / MOV SS interrupt shadow for one instruction */
+	bool shadow_pending;    /* an interrupt waits for the shadow to end */
+	bool poll_is_shadow;    /* exit_req was set by us for that */
 	bool halted;
 	/* Pending IN: the core writes data to io_buf; we finish the instruction. */
 	int io_pending;         /* 0 none, 1 IN to AL/AX/EAX, 2 INS string */

@@ -432,6 +432,8 @@ static int cr_write(struct bt_cpu *c, int n, uint64_t v)
 	case 4:
 		if ((c->efer & X86_EFER_LMA) && !(v & X86_CR4_PAE))
 			return -1;
+		if ((c->cr4 ^ v) & (1ull << 2))
+			bt_flush_all(c);        /* TSD decides whether RDTSC runs natively */
 		c->cr4 = v;
 		bt_tlb_flush(c);
 		bt_update_mode(c);

@@ -46,6 +46,8 @@ _Static_assert(offsetof(struct bt_cpu, mask_idx) == BT_OFF_MASKIDX, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_hi) == BT_OFF_MASKHI, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_jc) == BT_OFF_MASKJC, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp_rcx) == BT_OFF_TMPRCX, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_notif) == BT_OFF_MASKNOTIF, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_arith) == BT_OFF_MASKARITH, "layout");
 _Static_assert(offsetof(struct bt_cpu, jc) == BT_OFF_JC, "layout");
 _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");
 
@@ -273,6 +275,8 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->mask_idx = (uint64_t)(BT_TLB_SIZE - 1) << 12;
 	c->mask_hi = ~0xfffull;
 	c->mask_jc = BT_JC_SIZE - 1;
+	c->mask_notif = ~(1ull << 9);
+	c->mask_arith = 0xcd5;
 	uint32_t r[4];
 	host_cpuid(1, 0, r);
 	if (!(r[2] & (1u << 27))) {
@@ -486,6 +490,8 @@ static void deliver_events(struct bt_cpu *c)
 			}
 		}
 	}
+	if (c->shadow && atomic_load_explicit(&v->irq_pending, memory_order_relaxed))
+		c->shadow_pending = true;
 	c->shadow = false;
 }
 
@@ -525,8 +531,13 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 		}
 		if (__atomic_load_n(&c->exit_req, __ATOMIC_ACQUIRE)) {
 			__atomic_store_n(&c->exit_req, 0, __ATOMIC_RELAXED);
-			exit->kind = EXIT_INTR;
-			break;
+			if (c->poll_is_shadow) {
+				/* Our own request: just come back for the interrupt. */
+				c->poll_is_shadow = false;
+			} else {
+				exit->kind = EXIT_INTR;
+				break;
+			}
 		}
 		deliver_events(c);
 		if (c->triple || c->failed)
@@ -556,7 +567,16 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 		bt_fpu_unpark(c);
 		c->reason = 0;
 		c->n.enters++;
-		bt_enter(c, b->code);
+		/* An interrupt is waiting behind an STI/MOV SS shadow: run this
+		 * block without its entry poll and leave at the next one. */
+		const uint8_t *entry = b->code;
+		if (c->shadow_pending) {
+			c->shadow_pending = false;
+			__atomic_store_n(&c->exit_req, 1, __ATOMIC_RELAXED);
+			c->poll_is_shadow = true;
+			entry += b->body_off;
+		}
+		bt_enter(c, entry);
 		switch (c->reason) {
 		case BT_EXIT_CHAIN:
 			c->n.chain++;

@@ -18,7 +18,7 @@
 
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
-	K_PUSH, K_POP, K_LEAVE, K_EMUL
+	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS
 };
 
 struct tinsn {
@@ -303,6 +303,21 @@ static int classify(struct tctx *t, struct tinsn *x)
 
 	if (!t->m64 && in->address_width == 16)
 		return K_EMUL;
+	bool cpl0 = (t->b->mode & BT_MODE_CPL_MASK) == 0;
+	if (m == ZYDIS_MNEMONIC_RDTSC && !(t->c->cr4 & (1ull << 2)))
+		return K_GEN;           /* same TSC as the host, no offset */
+	if ((m == ZYDIS_MNEMONIC_PUSHFQ || m == ZYDIS_MNEMONIC_PUSHFD) &&
+	    !(t->c->rflags_sys & (1ull << 17)))
+		return K_PUSHF;
+	if (cpl0 && m == ZYDIS_MNEMONIC_CLI)
+		return K_CLI;
+	if (cpl0 && m == ZYDIS_MNEMONIC_STI)
+		return K_STI;
+	if (cpl0 && m == ZYDIS_MNEMONIC_SWAPGS)
+		return K_SWAPGS;
+	if (m == ZYDIS_MNEMONIC_PUSH && op[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+	    op[0].mem.type == ZYDIS_MEMOP_TYPE_MEM && in->operand_width != 16)
+		return K_PUSHM;
 	switch (in->meta.category) {
 	case ZYDIS_CATEGORY_UNCOND_BR:
 		if (in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR || in->operand_width == 16)
@@ -810,6 +825,9 @@ static void push_value(struct tctx *t, struct tinsn *x, int n, int reg, bool is_
 	if (is_imm) {
 		mov_imm64(&te, R10, imm);
 		mov_r11mem(&te, R10, n, false);
+	} else if (reg < 0) {
+		gs_load(&te, R10, BT_OFF_TMP2, true);
+		mov_r11mem(&te, R10, n, false);
 	} else if (reg == GPR_RSP || reg == GPR_R10 || reg == GPR_R11) {
 		gs_load(&te, R10, BT_OFF_GPR + 8 * reg, true);
 		mov_r11mem(&te, R10, n, false);
@@ -831,6 +849,89 @@ static int emit_push(struct tctx *t, struct tinsn *x)
 		push_value(t, x, n, gpr_num(x->op[0].reg.value), false, 0, next_rip(t, x));
 	}
 	return 0;
+}
+
+static void pext_pdep_r10(struct em *e, uint32_t mask_off)
+{
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, mask_off);                           /* pext r10, r10, mask */
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xab); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, mask_off);                           /* pdep r10, r10, mask */
+}
+
+#define OFF_SYS ((uint32_t)offsetof(struct bt_cpu, rflags_sys))
+
+/* PUSH r/m: load through one probe into TMP2, push through another. */
+static int emit_pushm(struct tctx *t, struct tinsn *x)
+{
+	int n = stack_width(t, x);
+	if (emit_ea(t, x, &x->op[0]) < 0)
+		return -1;
+	uint8_t tail[32];
+	struct em te = { tail, tail, tail + sizeof(tail), false };
+	mov_r11mem(&te, R10, n, true);
+	gs_store(&te, BT_OFF_TMP2, R10);
+	site(t, x, n, true, false, false, tail, (int)(te.p - tail), next_rip(t, x));
+	push_value(t, x, n, -1, false, 0, next_rip(t, x));
+	return 0;
+}
+
+/* PUSHF: host arithmetic flags (pext/pdep keep 0xcd5, flag-free) plus the
+ * virtual system flags. */
+static int emit_pushf(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	int n = stack_width(t, x);
+	b1(e, 0x9c);                                            /* pushfq */
+	b1(e, 0x41); b1(e, 0x5a);                               /* pop r10 */
+	pext_pdep_r10(e, BT_OFF_MASKARITH);
+	gs_load(e, R11, OFF_SYS, true);
+	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x1a);     /* lea r10, [r10+r11] */
+	gs_store(e, BT_OFF_TMP2, R10);
+	push_value(t, x, n, -1, false, 0, next_rip(t, x));
+	return 0;
+}
+
+static void emit_cli(struct tctx *t)
+{
+	struct em *e = &t->e;
+	gs_load(e, R10, OFF_SYS, true);
+	pext_pdep_r10(e, BT_OFF_MASKNOTIF);
+	gs_store(e, OFF_SYS, R10);
+}
+
+/* STI: if an interrupt is already pending, let the emulator do it (it
+ * handles the shadow); otherwise just set the virtual IF. */
+static void emit_sti(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
+	mov_imm64(e, R10, (uint64_t)&t->c->vcpu->irq_pending);
+	b1(e, 0x41); b1(e, 0x0f); b1(e, 0xb6); b1(e, 0x0a);     /* movzx ecx, byte [r10] */
+	b1(e, 0xe3);
+	uint8_t *rel = e->p;
+	b1(e, 0);
+	uint8_t *from = e->p;
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	store_rip_exit(e, x->rip, BT_EXIT_EMULATE);
+	*rel = (uint8_t)(e->p - from);
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	emit_cli(t);
+	b1(e, 0x4d); b1(e, 0x8d); b1(e, 0x92); b4(e, 0x200);    /* lea r10, [r10+0x200] */
+	gs_store(e, OFF_SYS, R10);
+}
+
+static void emit_swapgs(struct tctx *t)
+{
+	struct em *e = &t->e;
+	uint32_t gsb = (uint32_t)offsetof(struct bt_cpu, seg) + SEG_GS * sizeof(struct x86_seg) +
+		       (uint32_t)offsetof(struct x86_seg, base);
+	uint32_t kgs = (uint32_t)offsetof(struct bt_cpu, kernel_gs_base);
+	gs_load(e, R10, gsb, true);
+	gs_load(e, R11, kgs, true);
+	gs_store(e, gsb, R11);
+	gs_store(e, BT_OFF_SEGBASE + 8 * SEG_GS, R11);
+	gs_store(e, kgs, R10);
 }
 
 static int emit_pop(struct tctx *t, struct tinsn *x)
@@ -969,6 +1070,19 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		return emit_pop(t, x);
 	case K_LEAVE:
 		return emit_leave(t, x);
+	case K_PUSHM:
+		return emit_pushm(t, x);
+	case K_PUSHF:
+		return emit_pushf(t, x);
+	case K_CLI:
+		emit_cli(t);
+		return 0;
+	case K_STI:
+		emit_sti(t, x);
+		return 0;
+	case K_SWAPGS:
+		emit_swapgs(t);
+		return 0;
 	case K_JMP:
 		exit_chain(t, branch_target(t, x));
 		return 0;
@@ -1297,6 +1411,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 		b1(e, 0x4c); b1(e, 0x89); b1(e, 0xd1);          /* mov rcx, r10 */
 	}
 
+	b->body_off = (uint32_t)(e->p - e->start);
 	for (int i = 0; i < t.n; i++) {
 		struct tinsn *x = &t.ins[i];
 		if (s->nmap < BT_MAP_MAX) {
