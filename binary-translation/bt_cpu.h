@@ -194,6 +194,7 @@ struct bt_cpu {
 		uint64_t enters, chain, lookup, emulate, poll, handled, slow, refill, bounce, smc;
 		uint64_t translated, flush_full, flush_cr3, invlpg, irqs;
 	} n;
+	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
 	uint16_t jc_fill[2][1024];
 	uint16_t jc_nfill[2];
 	bool jc_ovf[2];

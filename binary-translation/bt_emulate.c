@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bt_cpu.h"
 #include "devices/lapic.h"
@@ -873,6 +874,17 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 	e.op = d->op;
 	if (d->in.mnemonic < ZYDIS_MNEMONIC_MAX_VALUE + 1)
 		bt_emul_hist[d->in.mnemonic]++;
+	{
+		static int traced;
+		const char *tm = getenv("VMLITE_BT_TRACE");
+		if (tm && bt_emul_hist[d->in.mnemonic] > 300000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
+			traced++;
+			fprintf(stderr, "bt trace: rip=%llx bytes", (unsigned long long)c->rip);
+			for (int i = 0; i < d->len; i++)
+				fprintf(stderr, " %02x", d->bytes[i]);
+			fprintf(stderr, "\n");
+		}
+	}
 	c->insns_emulated++;
 	e.next = c->rip + e.ip->length;
 	if (!(c->mode & BT_MODE_64))

@@ -18,7 +18,7 @@
 
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
-	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS
+	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW
 };
 
 struct tinsn {
@@ -315,6 +315,8 @@ static int classify(struct tctx *t, struct tinsn *x)
 		return K_STI;
 	if (cpl0 && m == ZYDIS_MNEMONIC_SWAPGS)
 		return K_SWAPGS;
+	if (m == ZYDIS_MNEMONIC_VERW && (t->b->mode & BT_MODE_PE))
+		return K_VERW;
 	if (m == ZYDIS_MNEMONIC_PUSH && op[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
 	    op[0].mem.type == ZYDIS_MEMOP_TYPE_MEM && in->operand_width != 16)
 		return K_PUSHM;
@@ -1083,6 +1085,13 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 	case K_SWAPGS:
 		emit_swapgs(t);
 		return 0;
+	case K_VERW: {
+		/* Linux issues VERW only to flush CPU buffers and ignores the
+		 * result: answer "not writable" (ZF=0) without an exit. */
+		static const uint8_t v[] = { 0x9c, 0x80, 0x24, 0x24, 0xbf, 0x9d };
+		bn(e, v, sizeof(v));
+		return 0;
+	}
 	case K_JMP:
 		exit_chain(t, branch_target(t, x));
 		return 0;
@@ -1479,6 +1488,19 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 		return NULL;
 	}
 	uint64_t cs_base = m64 ? 0 : c->seg[SEG_CS].base;
+	/* The jump cache is exact for the current mode and mappings (flushed
+	 * with the TLB), so a hit skips the page walk and the hash. */
+	int jt = (mode & BT_MODE_CPL_MASK) == 3;
+	unsigned ji = c->rip & (BT_JC_SIZE - 1);
+	if (c->jc[jt][ji].rip == c->rip) {
+		int32_t bi = c->jc_blk[jt][ji];
+		if (bi >= 0 && bi < s->nblocks) {
+			struct bt_block *b = &s->blocks[bi];
+			if (b->valid && b->rip == c->rip && b->mode == mode &&
+			    (uint64_t)b->code == c->jc[jt][ji].host)
+				return b;
+		}
+	}
 	uint64_t lin = m64 ? c->rip : ((cs_base + c->rip) & 0xffffffffull);
 	uint64_t gpa;
 	if (bt_translate_lin(c, lin, BT_ACC_X, c->cpl == 3, &gpa) < 0)
