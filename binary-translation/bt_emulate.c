@@ -877,7 +877,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 	{
 		static int traced;
 		const char *tm = getenv("VMLITE_BT_TRACE");
-		if (tm && bt_emul_hist[d->in.mnemonic] > 300000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
+		if (tm && bt_emul_hist[d->in.mnemonic] > 200000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
 			traced++;
 			fprintf(stderr, "bt trace: rip=%llx bytes", (unsigned long long)c->rip);
 			for (int i = 0; i < d->len; i++)

@@ -18,7 +18,7 @@
 
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
-	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW
+	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG
 };
 
 struct tinsn {
@@ -315,6 +315,15 @@ static int classify(struct tctx *t, struct tinsn *x)
 		return K_STI;
 	if (cpl0 && m == ZYDIS_MNEMONIC_SWAPGS)
 		return K_SWAPGS;
+	if (cpl0 && t->m64 && m == ZYDIS_MNEMONIC_MOV && op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    (op[1].reg.value == ZYDIS_REGISTER_CR0 || op[1].reg.value == ZYDIS_REGISTER_CR2 ||
+	     op[1].reg.value == ZYDIS_REGISTER_CR3 || op[1].reg.value == ZYDIS_REGISTER_CR4))
+		return K_RDCR;          /* reads have no side effects: a load */
+	if (m == ZYDIS_MNEMONIC_MOV && op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(op[1].reg.value) == ZYDIS_REGCLASS_SEGMENT &&
+	    gpr_num(op[0].reg.value) >= 0 && op[0].size >= 32)
+		return K_RDSEG;         /* mov r32/r64, Sreg: zero-extended selector load */
 	if (m == ZYDIS_MNEMONIC_VERW && (t->b->mode & BT_MODE_PE))
 		return K_VERW;
 	if (m == ZYDIS_MNEMONIC_PUSH && op[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
@@ -1085,6 +1094,42 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 	case K_SWAPGS:
 		emit_swapgs(t);
 		return 0;
+	case K_RDCR: {
+		uint32_t off;
+		switch (x->op[1].reg.value) {
+		case ZYDIS_REGISTER_CR0: off = offsetof(struct bt_cpu, cr0); break;
+		case ZYDIS_REGISTER_CR2: off = offsetof(struct bt_cpu, cr2); break;
+		case ZYDIS_REGISTER_CR3: off = offsetof(struct bt_cpu, cr3); break;
+		default: off = offsetof(struct bt_cpu, cr4); break;
+		}
+		int g = gpr_num(x->op[0].reg.value);
+		if (g == GPR_RSP || g == GPR_R10 || g == GPR_R11) {
+			gs_load(e, R10, off, true);
+			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+		} else {
+			gs_load(e, g, off, true);
+		}
+		return 0;
+	}
+	case K_RDSEG: {
+		uint32_t off = (uint32_t)offsetof(struct bt_cpu, seg) +
+			seg_of(x->op[1].reg.value) * (uint32_t)sizeof(struct x86_seg) +
+			(uint32_t)offsetof(struct x86_seg, sel);
+		if (x->op[1].reg.value == ZYDIS_REGISTER_DS)
+			off = (uint32_t)offsetof(struct bt_cpu, seg) + SEG_DS * (uint32_t)sizeof(struct x86_seg) +
+				(uint32_t)offsetof(struct x86_seg, sel);
+		int g = gpr_num(x->op[0].reg.value);
+		int dst = (g == GPR_RSP || g == GPR_R10 || g == GPR_R11) ? R10 : g;
+		b1(e, 0x65);
+		rex(e, false, dst, 0, 0, false);
+		b1(e, 0x0f); b1(e, 0xb7);                       /* movzx r32, word gs:[off] */
+		b1(e, (uint8_t)(((dst & 7) << 3) | 4));
+		b1(e, 0x25);
+		b4(e, off);
+		if (dst == R10)
+			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+		return 0;
+	}
 	case K_VERW: {
 		/* Linux issues VERW only to flush CPU buffers and ignores the
 		 * result: answer "not writable" (ZF=0) without an exit. */
