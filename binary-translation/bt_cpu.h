@@ -241,6 +241,14 @@ void bt_asm_slow(void);
 void bt_asm_commit(void);
 void bt_asm_indirect(void);
 
+/* Jump-cache slot of a guest RIP: rip + ror(rip, 4), low bits. Function
+ * entries are 16-byte aligned, so the plain low bits would crowd them into
+ * a sixteenth of the slots. Generated code computes the same with rorx/lea/pext. */
+static inline unsigned bt_jc_index(uint64_t rip)
+{
+	return (unsigned)((rip + ((rip >> 4) | (rip << 60))) & (BT_JC_SIZE - 1));
+}
+
 /* Small helpers that never use SIMD (the guest's FP state may be live). */
 static inline void bt_memcpy(void *d, const void *s, size_t n)
 {

@@ -565,7 +565,7 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 		}
 		int jt = (c->mode & BT_MODE_CPL_MASK) == 3;
 		bt_jc_insert(c, jt, b->rip, (uint64_t)b->code);
-		c->jc_blk[jt][b->rip & (BT_JC_SIZE - 1)] = (int32_t)(b - s->blocks);
+		c->jc_blk[jt][bt_jc_index(b->rip)] = (int32_t)(b - s->blocks);
 		bt_fpu_unpark(c);
 		c->reason = 0;
 		c->n.enters++;

@@ -79,7 +79,7 @@ static void tlb_note(struct bt_cpu *c, int t, unsigned i)
 
 void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host)
 {
-	unsigned i = rip & (BT_JC_SIZE - 1);
+	unsigned i = bt_jc_index(rip);
 	if (c->jc[t][i].rip == ~0ull) {
 		if (c->jc_nfill[t] < 1024)
 			c->jc_fill[t][c->jc_nfill[t]++] = (uint16_t)i;

@@ -1039,8 +1039,10 @@ static void indirect_ex(struct tctx *t, bool chain_miss)
 {
 	struct em *e = &t->e;
 	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
-	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xa2); b1(e, 0xf5); b1(e, 0x14);
-	b1(e, 0x25); b4(e, BT_OFF_MASKJC);                      /* pext r10, r11, jcmask */
+	b1(e, 0xc4); b1(e, 0x43); b1(e, 0xfb); b1(e, 0xf0); b1(e, 0xd3); b1(e, 4); /* rorx r10, r11, 4 */
+	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x1a);     /* lea r10, [r10+r11] */
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, BT_OFF_MASKJC);                      /* pext r10, r10, jcmask */
 	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x12);     /* lea r10, [r10+r10] */
 	gs_load(e, 1, BT_OFF_JCPTR, true);                      /* mov rcx, gs:[jcptr] */
 	b1(e, 0x4e); b1(e, 0x8d); b1(e, 0x14); b1(e, 0xd1);     /* lea r10, [rcx+r10*8] */
@@ -1235,7 +1237,7 @@ void bt_flush_all(struct bt_cpu *c)
 static void jc_drop(struct bt_cpu *c, struct bt_block *b)
 {
 	for (int t = 0; t < 2; t++) {
-		struct bt_jce *j = &c->jc[t][b->rip & (BT_JC_SIZE - 1)];
+		struct bt_jce *j = &c->jc[t][bt_jc_index(b->rip)];
 		if (j->host == (uint64_t)b->code)
 			j->rip = ~0ull;
 	}
@@ -1536,7 +1538,7 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 	/* The jump cache is exact for the current mode and mappings (flushed
 	 * with the TLB), so a hit skips the page walk and the hash. */
 	int jt = (mode & BT_MODE_CPL_MASK) == 3;
-	unsigned ji = c->rip & (BT_JC_SIZE - 1);
+	unsigned ji = bt_jc_index(c->rip);
 	if (c->jc[jt][ji].rip == c->rip) {
 		int32_t bi = c->jc_blk[jt][ji];
 		if (bi >= 0 && bi < s->nblocks) {
