@@ -278,6 +278,12 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->mask_notif = ~(1ull << 9);
 	c->mask_arith = 0xcd5;
 	uint32_t r[4];
+	host_cpuid(7, 0, r);
+	if (!(r[1] & (1u << 8))) {
+		munmap(c, sizeof(*c));
+		return err_set("the host CPU lacks BMI2 (pext/pdep/rorx), which the translator's "
+			       "generated code uses; run on a Haswell/Zen or newer CPU or use --engine kvm");
+	}
 	host_cpuid(1, 0, r);
 	if (!(r[2] & (1u << 27))) {
 		munmap(c, sizeof(*c));
