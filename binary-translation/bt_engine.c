@@ -611,6 +611,82 @@ out:
 	return ret;
 }
 
+/* The core wrote guest RAM behind our back (loader, DMA): drop translations
+ * of every code page in the range. vCPUs are stopped. */
+static void bt_mem_written(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (!vm->vcpus || vm->ncpus == 0 || !vm->vcpus[0].priv || len == 0)
+		return;
+	struct bt_cpu *c = vm->vcpus[0].priv;
+	for (uint64_t p = gpa & ~0xfffull; p < gpa + len; p += 4096) {
+		uint8_t *h = bt_gpa_host(c, p);
+		const struct guest_memory *m = &vm->mem;
+		if (h && h >= m->ram && h < m->ram + m->ram_size && c->bt->page_code[(h - m->ram) >> 12])
+			bt_invalidate_page(c, p);
+	}
+}
+
+/* FP state from the parked XSAVE area (standard format). Components in
+ * their init state (XSTATE_BV bit clear) read as architectural init values. */
+static uint32_t avx_offset(void)
+{
+	uint32_t r[4];
+	host_cpuid(0xd, 2, r);
+	return r[1];
+}
+
+static int bt_get_fpu(struct vcpu *v, struct vcpu_fpu *f)
+{
+	struct bt_cpu *c = v->priv;
+	bt_fpu_park(c);
+	const uint8_t *a = c->fpu_area;
+	uint64_t bv;
+	memcpy(&bv, a + 512, 8);
+	memset(f, 0, sizeof(*f));
+	f->fcw = 0x37f;
+	if (bv & 1) {
+		memcpy(&f->fcw, a, 2);
+		memcpy(&f->fsw, a + 2, 2);
+		f->ftw = a[4];
+		memcpy(&f->fop, a + 6, 2);
+		memcpy(&f->fip, a + 8, 8);
+		memcpy(&f->fdp, a + 16, 8);
+		memcpy(f->st, a + 32, sizeof(f->st));
+	}
+	memcpy(&f->mxcsr, a + 24, 4);
+	if (bv & 2)
+		memcpy(f->xmm, a + 160, sizeof(f->xmm));
+	if ((bv & 4) && (c->fpu_mask & 4))
+		memcpy(f->ymmh, a + avx_offset(), sizeof(f->ymmh));
+	f->xcr0 = c->xcr0;
+	return 0;
+}
+
+static int bt_set_fpu(struct vcpu *v, const struct vcpu_fpu *f)
+{
+	struct bt_cpu *c = v->priv;
+	bt_fpu_park(c);
+	uint8_t *a = c->fpu_area;
+	uint64_t bv;
+	memcpy(&bv, a + 512, 8);
+	memcpy(a, &f->fcw, 2);
+	memcpy(a + 2, &f->fsw, 2);
+	a[4] = f->ftw;
+	memcpy(a + 6, &f->fop, 2);
+	memcpy(a + 8, &f->fip, 8);
+	memcpy(a + 16, &f->fdp, 8);
+	memcpy(a + 24, &f->mxcsr, 4);
+	memcpy(a + 32, f->st, sizeof(f->st));
+	memcpy(a + 160, f->xmm, sizeof(f->xmm));
+	bv |= 3;
+	if (c->fpu_mask & 4) {
+		memcpy(a + avx_offset(), f->ymmh, sizeof(f->ymmh));
+		bv |= 4;
+	}
+	memcpy(a + 512, &bv, 8);
+	return 0;
+}
+
 const struct engine_ops engine_bt = {
 	.name = "bt",
 	.probe = bt_probe,
@@ -624,4 +700,7 @@ const struct engine_ops engine_bt = {
 	.inject = bt_inject,
 	.irq_window = bt_irq_window,
 	.kick = bt_kick,
+	.mem_written = bt_mem_written,
+	.get_fpu = bt_get_fpu,
+	.set_fpu = bt_set_fpu,
 };
