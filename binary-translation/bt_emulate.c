@@ -240,11 +240,9 @@ static void emu_cpuid(struct bt_cpu *c)
 	uint32_t maxb[4], maxe[4];
 	host_cpuid(0, 0, maxb);
 	host_cpuid(0x80000000, 0, maxe);
-	if (leaf == 0x40000000) {
-		r[0] = 0x40000000;
-		r[1] = 0x696c6d76;      /* "vmlitevmlite" */
-		r[2] = 0x6d766574;
-		r[3] = 0x6574696c;
+	if ((leaf & 0xffff0000u) == 0x40000000u) {
+		/* Hypervisor leaves belong to the VMI ABI (vmi_cpuid) once the
+		 * core wires it up; until then none are published. */
 	} else if (leaf < 0x80000000 && leaf <= (maxb[0] < 0xd ? maxb[0] : 0xd)) {
 		host_cpuid(leaf, sub, r);
 		switch (leaf) {

@@ -1350,8 +1350,23 @@ static void emit_stubs(struct tctx *t)
 			} else {
 				gs_store_imm(e, BT_OFF_CHAIN, 0);
 			}
-			mov_imm64(e, R11, st->target);
-			indirect_ex(t, true);
+			uint64_t lin0 = t->m64 ? t->b->rip : ((t->b->cs_base + t->b->rip) & 0xffffffffull);
+			uint64_t tlin = t->m64 ? st->target :
+				((t->b->cs_base + st->target) & 0xffffffffull);
+			if ((tlin ^ lin0) < 4096 && ((tlin ^ lin0) & ~0xfffull) == 0) {
+				/* Same page: the dispatcher will patch the jmp. */
+				if ((int64_t)st->target == (int32_t)st->target) {
+					gs_store_imm(e, BT_OFF_RIP, (int32_t)st->target);
+				} else {
+					mov_imm64(e, R11, st->target);
+					gs_store(e, BT_OFF_RIP, R11);
+				}
+				gs_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
+				gs_jmp(e, BT_OFF_A_EXIT);
+			} else {
+				mov_imm64(e, R11, st->target);
+				indirect_ex(t, true);
+			}
 		} else if (st->kind == ST_POLL || st->kind == ST_POLL_CMP) {
 			patch32(st->field, e->p);
 			if (st->kind == ST_POLL)
