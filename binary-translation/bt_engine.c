@@ -106,7 +106,9 @@ void bt_update_mode(struct bt_cpu *c)
 	    (c->seg[SEG_CS].base == 0 && c->seg[SEG_DS].base == 0 && c->seg[SEG_ES].base == 0 &&
 	     c->seg[SEG_SS].base == 0))
 		m |= BT_MODE_FLAT;
-	if (c->seg[SEG_SS].db)
+	/* SS.B means nothing in 64-bit mode; keeping it out of the key stops
+	 * every user->kernel interrupt (SS := NULL) from flushing the jump cache. */
+	if (c->seg[SEG_SS].db && !(m & BT_MODE_64))
 		m |= BT_MODE_SS32;
 	c->mode = m;
 	for (int i = 0; i < 6; i++)
