@@ -44,7 +44,7 @@
 #define BT_TLBE_HOST      16
 #define BT_TLBE_ADDEND    24
 #define BT_TLB_INVALID    0x8000000000000000ull
-#define BT_JC_BITS        12
+#define BT_JC_BITS        14
 #define BT_JC_SIZE        (1u << BT_JC_BITS)
 #define BT_OFF_JC         (BT_OFF_TLB + 2 * BT_TLB_SIZE * BT_TLBE_SIZE)
 

@@ -523,6 +523,7 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 	if (c->io_pending)
 		bt_io_complete(c);
 	struct bt_chainrec *pend = NULL;
+	uint64_t pend_rip = 0;
 	int ret = 0;
 	for (;;) {
 		if (c->failed) {
@@ -557,8 +558,10 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 			continue;
 		}
 		if (pend) {
+			/* Only if we are really at the branch target (an interrupt
+			 * delivered in between moves RIP elsewhere). */
 			if (pend->gen == s->gen && pend->src >= 0 && pend->src < s->nblocks &&
-			    chainable(&s->blocks[pend->src], b)) {
+			    b->rip == pend_rip && chainable(&s->blocks[pend->src], b)) {
 				int32_t rel = (int32_t)(b->code - (pend->field + 4));
 				__atomic_store_n((int32_t *)pend->field, rel, __ATOMIC_RELEASE);
 			}
@@ -591,6 +594,7 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 		case BT_EXIT_CHAIN:
 			c->n.chain++;
 			pend = (struct bt_chainrec *)c->chain;
+			pend_rip = c->rip;
 			break;
 		case BT_EXIT_EMULATE:
 			c->n.emulate++;
