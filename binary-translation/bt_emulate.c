@@ -711,9 +711,16 @@ static int emu_string(struct emu *e)
 					if (src) {
 						bt_memcpy(dh, sh, bytes);
 					} else {
+						/* One host REP STOS for the whole run. */
 						uint64_t v = c->gpr[GPR_RAX];
-						for (uint64_t i = 0; i < room; i++)
-							bt_memcpy(dh + i * size, &v, size);
+						void *d = dh;
+						uint64_t cnt = room;
+						switch (size) {
+						case 1: __asm__ volatile("rep stosb" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+						case 2: __asm__ volatile("rep stosw" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+						case 4: __asm__ volatile("rep stosl" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+						default: __asm__ volatile("rep stosq" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+						}
 					}
 					if (src)
 						adv_reg(e, GPR_RSI, (int64_t)bytes);
