@@ -435,8 +435,12 @@ static void liveness(struct tctx *t)
 		const ZydisAccessedFlags *f = x->in.cpu_flags;
 		uint32_t rd = 0, wr = 0;
 		if (f) {
+			/* "Undefined" flags are not killed: this silicon may keep or
+			 * derive them from their old values (AMD's IMUL/DIV do), and
+			 * the guest must see what the native instruction produces. */
 			rd = f->tested;
-			wr = f->modified | f->set_0 | f->set_1 | f->undefined;
+			wr = f->modified | f->set_0 | f->set_1;
+			wr &= ~f->undefined;
 		}
 		ZydisInstructionCategory cat = x->in.meta.category;
 		if (cat == ZYDIS_CATEGORY_SHIFT || cat == ZYDIS_CATEGORY_ROTATE) {
