@@ -48,6 +48,7 @@ _Static_assert(offsetof(struct bt_cpu, mask_jc) == BT_OFF_MASKJC, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp_rcx) == BT_OFF_TMPRCX, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_notif) == BT_OFF_MASKNOTIF, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_arith) == BT_OFF_MASKARITH, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_bit) == BT_OFF_MASKBIT, "layout");
 _Static_assert(offsetof(struct bt_cpu, jc) == BT_OFF_JC, "layout");
 _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");
 
@@ -279,6 +280,9 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->mask_jc = BT_JC_SIZE - 1;
 	c->mask_notif = ~(1ull << 9);
 	c->mask_arith = 0xcd5;
+	c->mask_bit[0] = 0xf;
+	c->mask_bit[1] = 0x1f;
+	c->mask_bit[2] = 0x3f;
 	uint32_t r[4];
 	host_cpuid(7, 0, r);
 	if (!(r[1] & (1u << 8))) {

@@ -264,7 +264,8 @@ static bool cat_ok(ZydisInstructionCategory cat)
 	case ZYDIS_CATEGORY_ADOX_ADCX: case ZYDIS_CATEGORY_LZCNT: case ZYDIS_CATEGORY_AES:
 	case ZYDIS_CATEGORY_PCLMULQDQ: case ZYDIS_CATEGORY_SHA: case ZYDIS_CATEGORY_LOGICAL_FP:
 	case ZYDIS_CATEGORY_BLEND: case ZYDIS_CATEGORY_BROADCAST: case ZYDIS_CATEGORY_STTNI:
-	case ZYDIS_CATEGORY_DECIMAL: case ZYDIS_CATEGORY_GFNI:
+	case ZYDIS_CATEGORY_DECIMAL: case ZYDIS_CATEGORY_GFNI: case ZYDIS_CATEGORY_VAES:
+	case ZYDIS_CATEGORY_VPCLMULQDQ:
 		return true;
 	default:
 		return false;
@@ -665,6 +666,22 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	if (mem >= 0 && ndisp > 1)
 		return -1;
+	/* BT/BTS/BTR/BTC m, r: the register is a signed bit offset into a bit
+	 * string that may reach other pages. Move the address by the offset's
+	 * whole words here and hand the instruction only the offset modulo the
+	 * operand size (pext), so [r11] is the word that is really accessed. */
+	bool bitmem = mem == 0 && x->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		      (in->mnemonic == ZYDIS_MNEMONIC_BT || in->mnemonic == ZYDIS_MNEMONIC_BTS ||
+		       in->mnemonic == ZYDIS_MNEMONIC_BTR || in->mnemonic == ZYDIS_MNEMONIC_BTC);
+	int bitreg = -1, bitw = 0;
+	if (bitmem) {
+		if (ndisp)
+			return -1;
+		bitreg = gpr_num(x->op[1].reg.value);
+		bitw = x->op[1].size / 8;
+		ndisp = 1;
+		disp_regs[0] = x->op[1].reg.value;
+	}
 	ZydisEncoderRequest r;
 	if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(in, x->op,
 			in->operand_count_visible, &r)))
@@ -719,7 +736,15 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	int tl = 0;
 	for (int k = 0; k < ndisp; k++) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
-		gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
+		if (bitmem) {
+			/* pext r10, reg64, gs:[mask for the operand size] */
+			b1(&te, 0x65); b1(&te, 0xc4); b1(&te, 0x62);
+			b1(&te, (uint8_t)(0x80 | ((~bitreg & 15) << 3) | 2));
+			b1(&te, 0xf5); b1(&te, 0x14); b1(&te, 0x25);
+			b4(&te, BT_OFF_MASKBIT + 8 * (bitw == 2 ? 0 : bitw == 4 ? 1 : 2));
+		} else {
+			gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
+		}
 		tl = (int)(te.p - tail);
 	}
 	if (borrow >= 0) {
@@ -737,7 +762,7 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		gs_load(&te, borrow, BT_OFF_TMP3, true);
 		tl = (int)(te.p - tail);
 	}
-	for (int k = 0; k < ndisp; k++) {
+	for (int k = 0; k < ndisp && !bitmem; k++) {
 		bool written = false;
 		for (int i = 0; i < in->operand_count_visible; i++)
 			if (x->op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -757,6 +782,26 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	ZydisDecodedOperand *mo = &x->op[mem];
 	if (emit_ea(t, x, mo) < 0)
 		return -1;
+	if (bitmem) {
+		int shift = bitw == 2 ? 4 : bitw == 4 ? 5 : 6;
+		gs_store(e, BT_OFF_TMP3, R11);
+		b1(e, 0x41); b1(e, 0xbb); b4(e, (uint32_t)shift);      /* mov r11d, shift */
+		if (bitw == 8) {
+			mov_rr(e, R10, bitreg, true);
+		} else if (bitw == 4) {                                 /* movsxd r10, reg32 */
+			b1(e, (uint8_t)(0x4c | (bitreg >> 3)));
+			b1(e, 0x63);
+			b1(e, (uint8_t)(0xd0 | (bitreg & 7)));
+		} else {                                                /* movsx r10, reg16 */
+			b1(e, (uint8_t)(0x4c | (bitreg >> 3)));
+			b1(e, 0x0f); b1(e, 0xbf);
+			b1(e, (uint8_t)(0xd0 | (bitreg & 7)));
+		}
+		b1(e, 0xc4); b1(e, 0x42); b1(e, 0xa2); b1(e, 0xf7); b1(e, 0xd2); /* sarx r10,r10,r11 */
+		gs_load(e, R11, BT_OFF_TMP3, true);
+		b1(e, t->m64 ? 0x4f : 0x47); b1(e, 0x8d); b1(e, 0x1c);
+		b1(e, (uint8_t)((bitw == 2 ? 0x40 : bitw == 4 ? 0x80 : 0xc0) | 0x13)); /* lea r11,[r11+r10*w] */
+	}
 	bool rd = mo->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
 	bool wr = mo->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
 	site(t, x, mo->size / 8, rd, wr, false, tail, tl, next_rip(t, x));
