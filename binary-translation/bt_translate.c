@@ -719,7 +719,8 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	for (int i = 0; i < r.operand_count; i++) {
 		ZydisEncoderOperand *o = &r.operands[i];
-		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && displaced(o->reg.value)) {
+		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    (displaced(o->reg.value) || (bitmem && i == 1))) {
 			int g = gpr_num(o->reg.value);
 			int k = gpr_num(disp_regs[0]) == g ? 0 : 1;
 			o->reg.value = scratch_like(o->reg.value, scratch_of[k]);
