@@ -35,6 +35,8 @@
 #define BT_OFF_MASKNOTIF  0x180   /* ~IF, for flag-free CLI/STI */
 #define BT_OFF_MASKARITH  0x188   /* 0xcd5: arithmetic flags + DF */
 #define BT_OFF_MASKBIT    0x190   /* 0xf, 0x1f, 0x3f: bit offsets of BT* m16/32/64 */
+#define BT_OFF_INDSITE    0x1a8   /* guest RIP of the indirect branch that missed */
+#define BT_OFF_INDDELTA   0x1b0   /* RSP change it made (undone if the target is bad) */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       10
@@ -133,7 +135,8 @@ struct bt_cpu {
 	uint64_t mask_idx, mask_hi, mask_jc, tmp_rcx;
 	uint64_t mask_notif, mask_arith;
 	uint64_t mask_bit[3];
-	uint8_t pad1[BT_OFF_TLB - 0x1a8];
+	uint64_t ind_site, ind_delta;
+	uint8_t pad1[BT_OFF_TLB - 0x1b8];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */

@@ -49,6 +49,8 @@ _Static_assert(offsetof(struct bt_cpu, tmp_rcx) == BT_OFF_TMPRCX, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_notif) == BT_OFF_MASKNOTIF, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_arith) == BT_OFF_MASKARITH, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_bit) == BT_OFF_MASKBIT, "layout");
+_Static_assert(offsetof(struct bt_cpu, ind_site) == BT_OFF_INDSITE, "layout");
+_Static_assert(offsetof(struct bt_cpu, ind_delta) == BT_OFF_INDDELTA, "layout");
 _Static_assert(offsetof(struct bt_cpu, jc) == BT_OFF_JC, "layout");
 _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");
 
@@ -607,6 +609,14 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 			break;
 		case BT_EXIT_LOOKUP:
 			c->n.lookup++;
+			/* RET/JMP/CALL to a non-canonical address faults on the
+			 * branch itself, with RSP as it was. */
+			if ((c->mode & BT_MODE_64) &&
+			    (uint64_t)(((int64_t)c->rip << 16) >> 16) != c->rip) {
+				c->rip = c->ind_site;
+				c->gpr[GPR_RSP] -= c->ind_delta;
+				bt_raise(c, 13, true, 0);
+			}
 			break;
 		case BT_EXIT_POLL:
 			c->n.poll++;

@@ -1076,9 +1076,15 @@ static int load_target(struct tctx *t, struct tinsn *x, uint64_t smc_next)
  * current CPL inline (each site keeps its own host indirect jump, so the
  * host predictor sees distinct branches), flag-free. */
 static void indirect_ex(struct tctx *t, bool chain_miss);
+static uint64_t ind_site_rip;
+static int64_t ind_site_delta;
 
-static void indirect(struct tctx *t)
+/* site_rip/delta: the branch and the RSP change it made, so a bad target
+ * can be turned into a precise #GP on the branch. */
+static void indirect(struct tctx *t, uint64_t site_rip, int64_t delta)
 {
+	ind_site_rip = site_rip;
+	ind_site_delta = delta;
 	indirect_ex(t, false);
 }
 
@@ -1104,6 +1110,11 @@ static void indirect_ex(struct tctx *t, bool chain_miss)
 	b1(e, 0);
 	uint8_t *miss = e->p;
 	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	if (!chain_miss) {
+		mov_imm64(e, R10, ind_site_rip);
+		gs_store(e, BT_OFF_INDSITE, R10);
+		gs_store_imm(e, BT_OFF_INDDELTA, (int32_t)ind_site_delta);
+	}
 	gs_store(e, BT_OFF_RIP, R11);
 	gs_store_imm(e, BT_OFF_REASON, chain_miss ? BT_EXIT_CHAIN : BT_EXIT_LOOKUP);
 	gs_jmp(e, BT_OFF_A_EXIT);
@@ -1223,13 +1234,13 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		gs_store(e, BT_OFF_TMP2, R11);
 		push_value(t, x, n, 0, true, next_rip(t, x), next_rip(t, x));
 		gs_load(e, R11, BT_OFF_TMP2, true);
-		indirect(t);
+		indirect(t, x->rip, -n);
 		return 0;
 	}
 	case K_JMP_IND:
 		if (load_target(t, x, next_rip(t, x)) < 0)
 			return -1;
-		indirect(t);
+		indirect(t, x->rip, 0);
 		return 0;
 	case K_RET: {
 		int n = t->m64 ? 8 : 4;
@@ -1242,7 +1253,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		rsp_update(&te, n + extra, t->m64);
 		stack_ea(t, 0);
 		site(t, x, n, true, false, true, tail, (int)(te.p - tail), next_rip(t, x));
-		indirect(t);
+		indirect(t, x->rip, n + extra);
 		return 0;
 	}
 	default:
