@@ -674,8 +674,10 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		      (in->mnemonic == ZYDIS_MNEMONIC_BT || in->mnemonic == ZYDIS_MNEMONIC_BTS ||
 		       in->mnemonic == ZYDIS_MNEMONIC_BTR || in->mnemonic == ZYDIS_MNEMONIC_BTC);
 	int bitreg = -1, bitw = 0;
+	bool bitdisp = false;
 	if (bitmem) {
-		if (ndisp)
+		bitdisp = ndisp == 1 && gpr_num(disp_regs[0]) == gpr_num(x->op[1].reg.value);
+		if (ndisp && !bitdisp)
 			return -1;
 		bitreg = gpr_num(x->op[1].reg.value);
 		bitw = x->op[1].size / 8;
@@ -739,8 +741,13 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
 		if (bitmem) {
 			/* pext r10, reg64, gs:[mask for the operand size] */
+			int src = bitreg;
+			if (bitdisp) {
+				gs_load(&te, R10, BT_OFF_GPR + 8 * bitreg, true);
+				src = R10;
+			}
 			b1(&te, 0x65); b1(&te, 0xc4); b1(&te, 0x62);
-			b1(&te, (uint8_t)(0x80 | ((~bitreg & 15) << 3) | 2));
+			b1(&te, (uint8_t)(0x80 | ((~src & 15) << 3) | 2));
 			b1(&te, 0xf5); b1(&te, 0x14); b1(&te, 0x25);
 			b4(&te, BT_OFF_MASKBIT + 8 * (bitw == 2 ? 0 : bitw == 4 ? 1 : 2));
 		} else {
@@ -787,16 +794,22 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		int shift = bitw == 2 ? 4 : bitw == 4 ? 5 : 6;
 		gs_store(e, BT_OFF_TMP3, R11);
 		b1(e, 0x41); b1(e, 0xbb); b4(e, (uint32_t)shift);      /* mov r11d, shift */
+		int src = bitreg;
+		if (bitdisp) {
+			gs_load(e, R10, BT_OFF_GPR + 8 * bitreg, true);
+			src = R10;
+		}
 		if (bitw == 8) {
-			mov_rr(e, R10, bitreg, true);
+			if (src != R10)
+				mov_rr(e, R10, src, true);
 		} else if (bitw == 4) {                                 /* movsxd r10, reg32 */
-			b1(e, (uint8_t)(0x4c | (bitreg >> 3)));
+			b1(e, (uint8_t)(0x4c | (src >> 3)));
 			b1(e, 0x63);
-			b1(e, (uint8_t)(0xd0 | (bitreg & 7)));
+			b1(e, (uint8_t)(0xd0 | (src & 7)));
 		} else {                                                /* movsx r10, reg16 */
-			b1(e, (uint8_t)(0x4c | (bitreg >> 3)));
+			b1(e, (uint8_t)(0x4c | (src >> 3)));
 			b1(e, 0x0f); b1(e, 0xbf);
-			b1(e, (uint8_t)(0xd0 | (bitreg & 7)));
+			b1(e, (uint8_t)(0xd0 | (src & 7)));
 		}
 		b1(e, 0xc4); b1(e, 0x42); b1(e, 0xa2); b1(e, 0xf7); b1(e, 0xd2); /* sarx r10,r10,r11 */
 		gs_load(e, R11, BT_OFF_TMP3, true);
