@@ -1456,8 +1456,24 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		}
 		break;
 	}
+	case ZYDIS_MNEMONIC_XSETBV: {
+		/* The guest's XCR0 only gates what it may enable; the host
+		 * keeps every component live for it. */
+		if (!(c->cr4 & X86_CR4_OSXSAVE)) {
+			bt_raise(c, 6, false, 0);
+			return 0;
+		}
+		v = (c->gpr[GPR_RAX] & 0xffffffffull) | (c->gpr[GPR_RDX] << 32);
+		if (c->cpl != 0 || (uint32_t)c->gpr[GPR_RCX] != 0 || !(v & 1) ||
+		    ((v & 4) && !(v & 2)) || (v & ~(c->fpu_mask & 7))) {
+			gp0(c);
+			return 0;
+		}
+		c->xcr0 = v;
+		break;
+	}
 	case ZYDIS_MNEMONIC_RDRAND: case ZYDIS_MNEMONIC_RDSEED: case ZYDIS_MNEMONIC_RDPID:
-	case ZYDIS_MNEMONIC_MONITOR: case ZYDIS_MNEMONIC_MWAIT: case ZYDIS_MNEMONIC_XSETBV:
+	case ZYDIS_MNEMONIC_MONITOR: case ZYDIS_MNEMONIC_MWAIT:
 	case ZYDIS_MNEMONIC_XSAVE: case ZYDIS_MNEMONIC_XRSTOR: case ZYDIS_MNEMONIC_XSAVEOPT:
 	case ZYDIS_MNEMONIC_RDPKRU: case ZYDIS_MNEMONIC_WRPKRU: case ZYDIS_MNEMONIC_RDPMC:
 	case ZYDIS_MNEMONIC_VMCALL: case ZYDIS_MNEMONIC_VMMCALL:
