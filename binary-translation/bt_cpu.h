@@ -32,6 +32,11 @@
 #define BT_OFF_MASKHI     0x168   /* pext mask: ~0xfff */
 #define BT_OFF_MASKJC     0x170   /* pext mask: jump-cache index bits */
 #define BT_OFF_TMPRCX     0x178
+#define BT_OFF_MASKNOTIF  0x180   /* ~IF, for flag-free CLI/STI */
+#define BT_OFF_MASKARITH  0x188   /* 0xcd5: arithmetic flags + DF */
+#define BT_OFF_MASKBIT    0x190   /* 0xf, 0x1f, 0x3f: bit offsets of BT* m16/32/64 */
+#define BT_OFF_INDSITE    0x1a8   /* guest RIP of the indirect branch that missed */
+#define BT_OFF_INDDELTA   0x1b0   /* RSP change it made (undone if the target is bad) */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       10
@@ -42,7 +47,7 @@
 #define BT_TLBE_HOST      16
 #define BT_TLBE_ADDEND    24
 #define BT_TLB_INVALID    0x8000000000000000ull
-#define BT_JC_BITS        12
+#define BT_JC_BITS        14
 #define BT_JC_SIZE        (1u << BT_JC_BITS)
 #define BT_OFF_JC         (BT_OFF_TLB + 2 * BT_TLB_SIZE * BT_TLBE_SIZE)
 
@@ -94,6 +99,7 @@ struct bt_block {
 	int32_t hnext;          /* hash chain, block index */
 	int32_t pnext0, pnext1; /* per-page lists */
 	uint32_t map;           /* index of first (host off, guest rip) pair */
+	uint32_t body_off;      /* code offset past the entry poll */
 	uint32_t nmap;
 };
 
@@ -127,7 +133,10 @@ struct bt_cpu {
 	uint64_t a_exit, a_exit_saved, a_slow, a_commit, a_indirect;
 	uint64_t tmp1, tmp2, tmp3;
 	uint64_t mask_idx, mask_hi, mask_jc, tmp_rcx;
-	uint8_t pad1[BT_OFF_TLB - 0x180];
+	uint64_t mask_notif, mask_arith;
+	uint64_t mask_bit[3];
+	uint64_t ind_site, ind_delta;
+	uint8_t pad1[BT_OFF_TLB - 0x1b8];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */
@@ -146,6 +155,8 @@ struct bt_cpu {
 	int cpl;
 	uint32_t mode;
 	bool shadow;            /* STI / MOV SS interrupt shadow for one instruction */
+	bool shadow_pending;    /* an interrupt waits for the shadow to end */
+	bool poll_is_shadow;    /* exit_req was set by us for that */
 	bool halted;
 	/* Pending IN: the core writes data to io_buf; we finish the instruction. */
 	int io_pending;         /* 0 none, 1 IN to AL/AX/EAX, 2 INS string */
@@ -176,6 +187,22 @@ struct bt_cpu {
 	char fail[160];
 	bool failed;
 	uint64_t insns_emulated;
+	/* Which TLB / jump-cache slots were filled since the last flush, so a
+	 * flush touches only those (a full clear costs ~10k stores). */
+	uint16_t tlb_fill[2][256];
+	uint16_t tlb_nfill[2];
+	bool tlb_ovf[2];
+	uint8_t tlb_g[2][BT_TLB_SIZE];  /* entry maps a global page */
+	bool tlb_large;                 /* some entry came from a 2M/4M/1G page */
+	bool walk_global, walk_large;   /* attributes of the last successful walk */
+	struct {
+		uint64_t enters, chain, lookup, emulate, poll, handled, slow, refill, bounce, smc;
+		uint64_t translated, flush_full, flush_cr3, invlpg, irqs;
+	} n;
+	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
+	uint16_t jc_fill[2][1024];
+	uint16_t jc_nfill[2];
+	bool jc_ovf[2];
 };
 
 /* Per-VM translation state: code cache, blocks, hash, page lists. */
@@ -219,6 +246,14 @@ void bt_asm_slow(void);
 void bt_asm_commit(void);
 void bt_asm_indirect(void);
 
+/* Jump-cache slot of a guest RIP: rip + ror(rip, 4), low bits. Function
+ * entries are 16-byte aligned, so the plain low bits would crowd them into
+ * a sixteenth of the slots. Generated code computes the same with rorx/lea/pext. */
+static inline unsigned bt_jc_index(uint64_t rip)
+{
+	return (unsigned)((rip + ((rip >> 4) | (rip << 60))) & (BT_JC_SIZE - 1));
+}
+
 /* Small helpers that never use SIMD (the guest's FP state may be live). */
 static inline void bt_memcpy(void *d, const void *s, size_t n)
 {
@@ -244,6 +279,9 @@ void bt_flush_jc(struct bt_cpu *c);
 #define BT_ACC_X   2
 int bt_mmu_init(struct bt_state *s, struct vm *vm);
 void bt_tlb_flush(struct bt_cpu *c);
+void bt_tlb_flush_cr3(struct bt_cpu *c);        /* keeps global entries */
+void bt_tlb_invlpg(struct bt_cpu *c, uint64_t lin);
+void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host);
 /* Linear -> physical. Returns 0, or -1 after delivering #PF/#GP (c->reason). */
 int bt_fetch_probe(struct bt_cpu *c, uint64_t lin, uint64_t *gpa);
 int bt_translate_lin(struct bt_cpu *c, uint64_t lin, int acc, bool user, uint64_t *gpa);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bt_cpu.h"
 #include "devices/lapic.h"
@@ -239,11 +240,9 @@ static void emu_cpuid(struct bt_cpu *c)
 	uint32_t maxb[4], maxe[4];
 	host_cpuid(0, 0, maxb);
 	host_cpuid(0x80000000, 0, maxe);
-	if (leaf == 0x40000000) {
-		r[0] = 0x40000000;
-		r[1] = 0x696c6d76;      /* "vmlitevmlite" */
-		r[2] = 0x6d766574;
-		r[3] = 0x6574696c;
+	if ((leaf & 0xffff0000u) == 0x40000000u) {
+		/* Hypervisor leaves belong to the VMI ABI (vmi_cpuid) once the
+		 * core wires it up; until then none are published. */
 	} else if (leaf < 0x80000000 && leaf <= (maxb[0] < 0xd ? maxb[0] : 0xd)) {
 		host_cpuid(leaf, sub, r);
 		switch (leaf) {
@@ -428,10 +427,12 @@ static int cr_write(struct bt_cpu *c, int n, uint64_t v)
 		return 0;
 	}
 	case 2: c->cr2 = v; return 0;
-	case 3: c->cr3 = v; bt_tlb_flush(c); return 0;
+	case 3: c->cr3 = v; bt_tlb_flush_cr3(c); return 0;
 	case 4:
 		if ((c->efer & X86_EFER_LMA) && !(v & X86_CR4_PAE))
 			return -1;
+		if ((c->cr4 ^ v) & (1ull << 2))
+			bt_flush_all(c);        /* TSD decides whether RDTSC runs natively */
 		c->cr4 = v;
 		bt_tlb_flush(c);
 		bt_update_mode(c);
@@ -710,9 +711,16 @@ static int emu_string(struct emu *e)
 					if (src) {
 						bt_memcpy(dh, sh, bytes);
 					} else {
+						/* One host REP STOS for the whole run. */
 						uint64_t v = c->gpr[GPR_RAX];
-						for (uint64_t i = 0; i < room; i++)
-							bt_memcpy(dh + i * size, &v, size);
+						void *d = dh;
+						uint64_t cnt = room;
+						switch (size) {
+						case 1: __asm__ volatile("rep stosb" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+						case 2: __asm__ volatile("rep stosw" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+						case 4: __asm__ volatile("rep stosl" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+						default: __asm__ volatile("rep stosq" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+						}
 					}
 					if (src)
 						adv_reg(e, GPR_RSI, (int64_t)bytes);
@@ -801,6 +809,22 @@ struct dentry {
 	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
 };
 static struct dentry *dcache;
+uint64_t bt_emul_hist[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+
+void bt_emul_hist_print(void)
+{
+	for (int k = 0; k < 12; k++) {
+		int best = -1;
+		for (int i = 0; i <= ZYDIS_MNEMONIC_MAX_VALUE; i++)
+			if (bt_emul_hist[i] && (best < 0 || bt_emul_hist[i] > bt_emul_hist[best]))
+				best = i;
+		if (best < 0)
+			break;
+		fprintf(stderr, "  emulated %-10s %llu\n", ZydisMnemonicGetString((ZydisMnemonic)best),
+			(unsigned long long)bt_emul_hist[best]);
+		bt_emul_hist[best] = 0;
+	}
+}
 
 int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 {
@@ -853,6 +877,19 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 	}
 	e.ip = &d->in;
 	e.op = d->op;
+	if (d->in.mnemonic < ZYDIS_MNEMONIC_MAX_VALUE + 1)
+		bt_emul_hist[d->in.mnemonic]++;
+	{
+		static int traced;
+		const char *tm = getenv("VMLITE_BT_TRACE");
+		if (tm && bt_emul_hist[d->in.mnemonic] > 200000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
+			traced++;
+			fprintf(stderr, "bt trace: rip=%llx bytes", (unsigned long long)c->rip);
+			for (int i = 0; i < d->len; i++)
+				fprintf(stderr, " %02x", d->bytes[i]);
+			fprintf(stderr, "\n");
+		}
+	}
 	c->insns_emulated++;
 	e.next = c->rip + e.ip->length;
 	if (!(c->mode & BT_MODE_64))
@@ -1061,7 +1098,12 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		if (op_write(ep, 0, c->ldt.sel) < 0)
 			return 0;
 		break;
-	case ZYDIS_MNEMONIC_INVLPG: case ZYDIS_MNEMONIC_INVPCID:
+	case ZYDIS_MNEMONIC_INVLPG:
+		if (!need_cpl0(ep))
+			return 0;
+		bt_tlb_invlpg(c, op_lin(ep, &e.op[0]));
+		break;
+	case ZYDIS_MNEMONIC_INVPCID:
 		if (!need_cpl0(ep))
 			return 0;
 		bt_tlb_flush(c);
@@ -1414,8 +1456,24 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		}
 		break;
 	}
+	case ZYDIS_MNEMONIC_XSETBV: {
+		/* The guest's XCR0 only gates what it may enable; the host
+		 * keeps every component live for it. */
+		if (!(c->cr4 & X86_CR4_OSXSAVE)) {
+			bt_raise(c, 6, false, 0);
+			return 0;
+		}
+		v = (c->gpr[GPR_RAX] & 0xffffffffull) | (c->gpr[GPR_RDX] << 32);
+		if (c->cpl != 0 || (uint32_t)c->gpr[GPR_RCX] != 0 || !(v & 1) ||
+		    ((v & 4) && !(v & 2)) || (v & ~(c->fpu_mask & 7))) {
+			gp0(c);
+			return 0;
+		}
+		c->xcr0 = v;
+		break;
+	}
 	case ZYDIS_MNEMONIC_RDRAND: case ZYDIS_MNEMONIC_RDSEED: case ZYDIS_MNEMONIC_RDPID:
-	case ZYDIS_MNEMONIC_MONITOR: case ZYDIS_MNEMONIC_MWAIT: case ZYDIS_MNEMONIC_XSETBV:
+	case ZYDIS_MNEMONIC_MONITOR: case ZYDIS_MNEMONIC_MWAIT:
 	case ZYDIS_MNEMONIC_XSAVE: case ZYDIS_MNEMONIC_XRSTOR: case ZYDIS_MNEMONIC_XSAVEOPT:
 	case ZYDIS_MNEMONIC_RDPKRU: case ZYDIS_MNEMONIC_WRPKRU: case ZYDIS_MNEMONIC_RDPMC:
 	case ZYDIS_MNEMONIC_VMCALL: case ZYDIS_MNEMONIC_VMMCALL:

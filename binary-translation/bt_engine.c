@@ -46,12 +46,18 @@ _Static_assert(offsetof(struct bt_cpu, mask_idx) == BT_OFF_MASKIDX, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_hi) == BT_OFF_MASKHI, "layout");
 _Static_assert(offsetof(struct bt_cpu, mask_jc) == BT_OFF_MASKJC, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp_rcx) == BT_OFF_TMPRCX, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_notif) == BT_OFF_MASKNOTIF, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_arith) == BT_OFF_MASKARITH, "layout");
+_Static_assert(offsetof(struct bt_cpu, mask_bit) == BT_OFF_MASKBIT, "layout");
+_Static_assert(offsetof(struct bt_cpu, ind_site) == BT_OFF_INDSITE, "layout");
+_Static_assert(offsetof(struct bt_cpu, ind_delta) == BT_OFF_INDDELTA, "layout");
 _Static_assert(offsetof(struct bt_cpu, jc) == BT_OFF_JC, "layout");
 _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");
 
 #define RF_IF (1ull << 9)
 
 static __thread struct bt_cpu *tls_cpu;
+void bt_emul_hist_print(void);
 
 /* ------------------------------------------------------------ FP parking */
 void bt_fpu_park(struct bt_cpu *c)
@@ -86,13 +92,6 @@ void bt_set_rflags(struct bt_cpu *c, uint64_t f)
 	c->rflags_sys = (f & ~0xcd5ull & 0x3f7fffull) | X86_RFLAGS_FIXED;
 }
 
-void bt_flush_jc(struct bt_cpu *c)
-{
-	for (int t = 0; t < 2; t++)
-		for (unsigned i = 0; i < BT_JC_SIZE; i++)
-			c->jc[t][i].rip = ~0ull;
-}
-
 static uint64_t jc_cs_base_seen;
 
 void bt_update_mode(struct bt_cpu *c)
@@ -110,7 +109,9 @@ void bt_update_mode(struct bt_cpu *c)
 	    (c->seg[SEG_CS].base == 0 && c->seg[SEG_DS].base == 0 && c->seg[SEG_ES].base == 0 &&
 	     c->seg[SEG_SS].base == 0))
 		m |= BT_MODE_FLAT;
-	if (c->seg[SEG_SS].db)
+	/* SS.B means nothing in 64-bit mode; keeping it out of the key stops
+	 * every user->kernel interrupt (SS := NULL) from flushing the jump cache. */
+	if (c->seg[SEG_SS].db && !(m & BT_MODE_64))
 		m |= BT_MODE_SS32;
 	c->mode = m;
 	for (int i = 0; i < 6; i++)
@@ -279,7 +280,18 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->mask_idx = (uint64_t)(BT_TLB_SIZE - 1) << 12;
 	c->mask_hi = ~0xfffull;
 	c->mask_jc = BT_JC_SIZE - 1;
+	c->mask_notif = ~(1ull << 9);
+	c->mask_arith = 0xcd5;
+	c->mask_bit[0] = 0xf;
+	c->mask_bit[1] = 0x1f;
+	c->mask_bit[2] = 0x3f;
 	uint32_t r[4];
+	host_cpuid(7, 0, r);
+	if (!(r[1] & (1u << 8))) {
+		munmap(c, sizeof(*c));
+		return err_set("the host CPU lacks BMI2 (pext/pdep/rorx), which the translator's "
+			       "generated code uses; run on a Haswell/Zen or newer CPU or use --engine kvm");
+	}
 	host_cpuid(1, 0, r);
 	if (!(r[2] & (1u << 27))) {
 		munmap(c, sizeof(*c));
@@ -303,6 +315,7 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->fpu_parked = true;
 	c->xcr0 = 3;
 	c->pat = 0x0007040600070406ull;
+	c->jc_ovf[0] = c->jc_ovf[1] = true;     /* zeroed memory: clear it all once */
 	bt_tlb_flush(c);
 	struct vcpu_state st;
 	x86_state_reset(&st);
@@ -333,6 +346,20 @@ static void bt_vcpu_destroy(struct vcpu *v)
 	struct bt_cpu *c = v->priv;
 	if (!c)
 		return;
+	if (getenv("VMLITE_BT_STATS"))
+		fprintf(stderr, "bt stats: enters %llu chain-exits %llu jc-miss %llu emulated %llu "
+			"polls %llu helper-exits %llu tlb-slow %llu refills %llu bounce %llu smc %llu "
+			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu\n",
+			(unsigned long long)c->n.enters, (unsigned long long)c->n.chain,
+			(unsigned long long)c->n.lookup, (unsigned long long)c->n.emulate,
+			(unsigned long long)c->n.poll, (unsigned long long)c->n.handled,
+			(unsigned long long)c->n.slow, (unsigned long long)c->n.refill,
+			(unsigned long long)c->n.bounce, (unsigned long long)c->n.smc,
+			(unsigned long long)c->n.translated, (unsigned long long)c->n.flush_full,
+			(unsigned long long)c->n.flush_cr3, (unsigned long long)c->n.invlpg,
+			(unsigned long long)c->n.irqs);
+	if (getenv("VMLITE_BT_STATS"))
+		bt_emul_hist_print();
 	if (tls_cpu == c)
 		tls_cpu = NULL;
 	if (c->fpu_area) {
@@ -473,9 +500,12 @@ static void deliver_events(struct bt_cpu *c)
 			if (vec >= 0) {
 				bt_deliver(c, vec, false, 0, false, c->rip);
 				v->stats.irqs_injected++;
+				c->n.irqs++;
 			}
 		}
 	}
+	if (c->shadow && atomic_load_explicit(&v->irq_pending, memory_order_relaxed))
+		c->shadow_pending = true;
 	c->shadow = false;
 }
 
@@ -499,6 +529,7 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 	if (c->io_pending)
 		bt_io_complete(c);
 	struct bt_chainrec *pend = NULL;
+	uint64_t pend_rip = 0;
 	int ret = 0;
 	for (;;) {
 		if (c->failed) {
@@ -515,8 +546,13 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 		}
 		if (__atomic_load_n(&c->exit_req, __ATOMIC_ACQUIRE)) {
 			__atomic_store_n(&c->exit_req, 0, __ATOMIC_RELAXED);
-			exit->kind = EXIT_INTR;
-			break;
+			if (c->poll_is_shadow) {
+				/* Our own request: just come back for the interrupt. */
+				c->poll_is_shadow = false;
+			} else {
+				exit->kind = EXIT_INTR;
+				break;
+			}
 		}
 		deliver_events(c);
 		if (c->triple || c->failed)
@@ -528,40 +564,147 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 			continue;
 		}
 		if (pend) {
+			/* Only if we are really at the branch target (an interrupt
+			 * delivered in between moves RIP elsewhere). */
 			if (pend->gen == s->gen && pend->src >= 0 && pend->src < s->nblocks &&
-			    chainable(&s->blocks[pend->src], b)) {
+			    b->rip == pend_rip && chainable(&s->blocks[pend->src], b)) {
 				int32_t rel = (int32_t)(b->code - (pend->field + 4));
 				__atomic_store_n((int32_t *)pend->field, rel, __ATOMIC_RELEASE);
 			}
 			pend = NULL;
 		}
 		if (b->emulate_first) {
+			c->n.emulate++;
 			if (bt_emulate(c, exit)) {
 				break;
 			}
 			continue;
 		}
-		struct bt_jce *j = &c->jc[(c->mode & BT_MODE_CPL_MASK) == 3][b->rip & (BT_JC_SIZE - 1)];
-		j->rip = b->rip;
-		j->host = (uint64_t)b->code;
+		int jt = (c->mode & BT_MODE_CPL_MASK) == 3;
+		bt_jc_insert(c, jt, b->rip, (uint64_t)b->code);
+		c->jc_blk[jt][bt_jc_index(b->rip)] = (int32_t)(b - s->blocks);
 		bt_fpu_unpark(c);
 		c->reason = 0;
-		bt_enter(c, b->code);
+		c->n.enters++;
+		/* An interrupt is waiting behind an STI/MOV SS shadow: run this
+		 * block without its entry poll and leave at the next one. */
+		const uint8_t *entry = b->code;
+		if (c->shadow_pending) {
+			c->shadow_pending = false;
+			__atomic_store_n(&c->exit_req, 1, __ATOMIC_RELAXED);
+			c->poll_is_shadow = true;
+			entry += b->body_off;
+		}
+		bt_enter(c, entry);
 		switch (c->reason) {
 		case BT_EXIT_CHAIN:
+			c->n.chain++;
 			pend = (struct bt_chainrec *)c->chain;
+			pend_rip = c->rip;
 			break;
 		case BT_EXIT_EMULATE:
+			c->n.emulate++;
 			if (bt_emulate(c, exit))
 				goto out;
 			break;
+		case BT_EXIT_LOOKUP:
+			c->n.lookup++;
+			/* RET/JMP/CALL to a non-canonical address faults on the
+			 * branch itself, with RSP as it was. */
+			if ((c->mode & BT_MODE_64) &&
+			    (uint64_t)(((int64_t)c->rip << 16) >> 16) != c->rip) {
+				c->rip = c->ind_site;
+				c->gpr[GPR_RSP] -= c->ind_delta;
+				bt_raise(c, 13, true, 0);
+			}
+			break;
+		case BT_EXIT_POLL:
+			c->n.poll++;
+			break;
 		default:
+			c->n.handled++;
 			break;
 		}
 	}
 out:
 	bt_fpu_park(c);
 	return ret;
+}
+
+/* The core wrote guest RAM behind our back (loader, DMA): drop translations
+ * of every code page in the range. vCPUs are stopped. */
+static void bt_mem_written(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (!vm->vcpus || vm->ncpus == 0 || !vm->vcpus[0].priv || len == 0)
+		return;
+	struct bt_cpu *c = vm->vcpus[0].priv;
+	for (uint64_t p = gpa & ~0xfffull; p < gpa + len; p += 4096) {
+		uint8_t *h = bt_gpa_host(c, p);
+		const struct guest_memory *m = &vm->mem;
+		if (h && h >= m->ram && h < m->ram + m->ram_size && c->bt->page_code[(h - m->ram) >> 12])
+			bt_invalidate_page(c, p);
+	}
+}
+
+/* FP state from the parked XSAVE area (standard format). Components in
+ * their init state (XSTATE_BV bit clear) read as architectural init values. */
+static uint32_t avx_offset(void)
+{
+	uint32_t r[4];
+	host_cpuid(0xd, 2, r);
+	return r[1];
+}
+
+static int bt_get_fpu(struct vcpu *v, struct vcpu_fpu *f)
+{
+	struct bt_cpu *c = v->priv;
+	bt_fpu_park(c);
+	const uint8_t *a = c->fpu_area;
+	uint64_t bv;
+	memcpy(&bv, a + 512, 8);
+	memset(f, 0, sizeof(*f));
+	f->fcw = 0x37f;
+	if (bv & 1) {
+		memcpy(&f->fcw, a, 2);
+		memcpy(&f->fsw, a + 2, 2);
+		f->ftw = a[4];
+		memcpy(&f->fop, a + 6, 2);
+		memcpy(&f->fip, a + 8, 8);
+		memcpy(&f->fdp, a + 16, 8);
+		memcpy(f->st, a + 32, sizeof(f->st));
+	}
+	memcpy(&f->mxcsr, a + 24, 4);
+	if (bv & 2)
+		memcpy(f->xmm, a + 160, sizeof(f->xmm));
+	if ((bv & 4) && (c->fpu_mask & 4))
+		memcpy(f->ymmh, a + avx_offset(), sizeof(f->ymmh));
+	f->xcr0 = c->xcr0;
+	return 0;
+}
+
+static int bt_set_fpu(struct vcpu *v, const struct vcpu_fpu *f)
+{
+	struct bt_cpu *c = v->priv;
+	bt_fpu_park(c);
+	uint8_t *a = c->fpu_area;
+	uint64_t bv;
+	memcpy(&bv, a + 512, 8);
+	memcpy(a, &f->fcw, 2);
+	memcpy(a + 2, &f->fsw, 2);
+	a[4] = f->ftw;
+	memcpy(a + 6, &f->fop, 2);
+	memcpy(a + 8, &f->fip, 8);
+	memcpy(a + 16, &f->fdp, 8);
+	memcpy(a + 24, &f->mxcsr, 4);
+	memcpy(a + 32, f->st, sizeof(f->st));
+	memcpy(a + 160, f->xmm, sizeof(f->xmm));
+	bv |= 3;
+	if (c->fpu_mask & 4) {
+		memcpy(a + avx_offset(), f->ymmh, sizeof(f->ymmh));
+		bv |= 4;
+	}
+	memcpy(a + 512, &bv, 8);
+	return 0;
 }
 
 const struct engine_ops engine_bt = {
@@ -577,4 +720,7 @@ const struct engine_ops engine_bt = {
 	.inject = bt_inject,
 	.irq_window = bt_irq_window,
 	.kick = bt_kick,
+	.mem_written = bt_mem_written,
+	.get_fpu = bt_get_fpu,
+	.set_fpu = bt_set_fpu,
 };

@@ -140,7 +140,8 @@ bt_asm_commit:
 	.type bt_asm_indirect, @function
 bt_asm_indirect:
 	pushfq
-	mov r10, r11
+	rorx r10, r11, 4
+	add r10, r11
 	and r10d, BT_JC_SIZE - 1
 	shl r10, 4
 	add r10, gs:[BT_OFF_JCPTR]

@@ -62,14 +62,171 @@ int bt_mmu_init(struct bt_state *s, struct vm *vm)
 	return 0;
 }
 
+static void tlb_kill(struct bt_cpu *c, int t, unsigned i)
+{
+	c->tlb[t][i].tag_r = BT_TLB_INVALID;
+	c->tlb[t][i].tag_w = BT_TLB_INVALID;
+	c->tlb_g[t][i] = 0;
+}
+
+static void tlb_note(struct bt_cpu *c, int t, unsigned i)
+{
+	if (c->tlb_nfill[t] < 256)
+		c->tlb_fill[t][c->tlb_nfill[t]++] = (uint16_t)i;
+	else
+		c->tlb_ovf[t] = true;
+}
+
+void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host)
+{
+	unsigned i = bt_jc_index(rip);
+	if (c->jc[t][i].rip == ~0ull) {
+		if (c->jc_nfill[t] < 1024)
+			c->jc_fill[t][c->jc_nfill[t]++] = (uint16_t)i;
+		else
+			c->jc_ovf[t] = true;
+	}
+	c->jc[t][i].rip = rip;
+	c->jc[t][i].host = host;
+}
+
+/* Drops jump-cache entries for which drop(rip) holds (all if NULL). */
+static void jc_filter(struct bt_cpu *c, int t, bool (*drop)(uint64_t, uint64_t), uint64_t arg)
+{
+	if (c->jc_ovf[t]) {
+		c->jc_nfill[t] = 0;
+		c->jc_ovf[t] = false;
+		for (unsigned i = 0; i < BT_JC_SIZE; i++) {
+			if (c->jc[t][i].rip == ~0ull)
+				continue;
+			if (!drop || drop(c->jc[t][i].rip, arg))
+				c->jc[t][i].rip = ~0ull;
+			else if (c->jc_nfill[t] < 1024)
+				c->jc_fill[t][c->jc_nfill[t]++] = (uint16_t)i;
+			else
+				c->jc_ovf[t] = true;
+		}
+		return;
+	}
+	unsigned keep = 0;
+	for (unsigned k = 0; k < c->jc_nfill[t]; k++) {
+		unsigned i = c->jc_fill[t][k];
+		if (c->jc[t][i].rip == ~0ull)
+			continue;
+		if (!drop || drop(c->jc[t][i].rip, arg))
+			c->jc[t][i].rip = ~0ull;
+		else
+			c->jc_fill[t][keep++] = (uint16_t)i;
+	}
+	c->jc_nfill[t] = (uint16_t)keep;
+}
+
+void bt_flush_jc(struct bt_cpu *c)
+{
+	for (int t = 0; t < 2; t++) {
+		if (c->jc_ovf[t]) {
+			for (unsigned i = 0; i < BT_JC_SIZE; i++)
+				c->jc[t][i].rip = ~0ull;
+		} else {
+			for (unsigned k = 0; k < c->jc_nfill[t]; k++)
+				c->jc[t][c->jc_fill[t][k]].rip = ~0ull;
+		}
+		c->jc_nfill[t] = 0;
+		c->jc_ovf[t] = false;
+	}
+}
+
+/* Kills entries (keeping global ones if asked) whose page lies in the
+ * span-aligned region around lin; span 0 means every entry. */
+static void tlb_filter(struct bt_cpu *c, bool keep_global, uint64_t lin, uint64_t span)
+{
+	uint64_t m = span ? ~(span - 1) : 0;
+	for (int t = 0; t < 2; t++) {
+		if (c->tlb_ovf[t]) {
+			c->tlb_nfill[t] = 0;
+			c->tlb_ovf[t] = false;
+			for (unsigned i = 0; i < BT_TLB_SIZE; i++) {
+				struct bt_tlbe *e = &c->tlb[t][i];
+				if (e->tag_r == BT_TLB_INVALID)
+					continue;
+				if ((keep_global && c->tlb_g[t][i]) || ((e->tag_r ^ lin) & m))
+					tlb_note(c, t, i);
+				else
+					tlb_kill(c, t, i);
+			}
+			continue;
+		}
+		unsigned keep = 0;
+		for (unsigned k = 0; k < c->tlb_nfill[t]; k++) {
+			unsigned i = c->tlb_fill[t][k];
+			struct bt_tlbe *e = &c->tlb[t][i];
+			if (e->tag_r == BT_TLB_INVALID)
+				continue;
+			if ((keep_global && c->tlb_g[t][i]) || ((e->tag_r ^ lin) & m))
+				c->tlb_fill[t][keep++] = (uint16_t)i;
+			else
+				tlb_kill(c, t, i);
+		}
+		c->tlb_nfill[t] = (uint16_t)keep;
+	}
+}
+
 void bt_tlb_flush(struct bt_cpu *c)
 {
-	for (int t = 0; t < 2; t++)
-		for (unsigned i = 0; i < BT_TLB_SIZE; i++) {
-			c->tlb[t][i].tag_r = BT_TLB_INVALID;
-			c->tlb[t][i].tag_w = BT_TLB_INVALID;
-		}
+	c->n.flush_full++;
+	for (int t = 0; t < 2; t++) {
+		for (unsigned i = 0; i < BT_TLB_SIZE; i++)
+			tlb_kill(c, t, i);
+		c->tlb_nfill[t] = 0;
+		c->tlb_ovf[t] = false;
+	}
+	c->tlb_large = false;
 	bt_flush_jc(c);
+}
+
+static bool user_half(uint64_t rip, uint64_t arg)
+{
+	(void)arg;
+	return rip < 0xffff800000000000ull;
+}
+
+/* MOV CR3 without PCID: entries for global pages survive, and so do the
+ * kernel-half jump-cache entries (the kernel half maps the same code in
+ * every address space; a change to it needs INVLPG or a global flush, which
+ * do clear them). */
+void bt_tlb_flush_cr3(struct bt_cpu *c)
+{
+	c->n.flush_cr3++;
+	if (!(c->cr4 & X86_CR4_PGE) || !(c->efer & X86_EFER_LMA)) {
+		bt_tlb_flush(c);
+		return;
+	}
+	tlb_filter(c, true, 0, 0);
+	jc_filter(c, 0, user_half, 0);
+	jc_filter(c, 1, NULL, 0);
+}
+
+static bool same_page(uint64_t rip, uint64_t page)
+{
+	return (rip & ~0xfffull) == page;
+}
+
+void bt_tlb_invlpg(struct bt_cpu *c, uint64_t lin)
+{
+	c->n.invlpg++;
+	uint64_t page = lin & ~0xfffull;
+	if (c->tlb_large) {
+		/* Our entries are 4K pieces of possibly larger pages: drop every
+		 * piece of the largest page that could contain lin. */
+		tlb_filter(c, false, page, 1ull << 30);
+	} else {
+		for (int t = 0; t < 2; t++) {
+			unsigned i = (lin >> 12) & (BT_TLB_SIZE - 1);
+			tlb_kill(c, t, i);
+		}
+	}
+	jc_filter(c, 0, same_page, page);
+	jc_filter(c, 1, same_page, page);
 }
 
 static uint64_t pt_read(struct bt_cpu *c, uint64_t gpa, bool wide, uint8_t **where)
@@ -110,6 +267,8 @@ static bool canonical(uint64_t a)
 static int mmu_walk(struct bt_cpu *c, uint64_t lin, int acc, bool user, uint64_t *gpa,
 		    uint32_t *pferr, bool *wr)
 {
+	c->walk_global = false;
+	c->walk_large = false;
 	if (!(c->cr0 & X86_CR0_PG)) {
 		*gpa = long_mode(c) ? lin : (lin & 0xffffffffull);
 		*wr = true;
@@ -208,6 +367,8 @@ static int mmu_walk(struct bt_cpu *c, uint64_t lin, int acc, bool user, uint64_t
 	}
 	*gpa = base | (lin & page_mask);
 	*wr = (rw || (!user && !wp)) && (write || (ent[n - 1] & PTE_D));
+	c->walk_global = (c->cr4 & X86_CR4_PGE) && (ent[n - 1] & (1ull << 8));
+	c->walk_large = page_mask != 0xfff;
 	return WALK_OK;
 
 notpresent:
@@ -359,6 +520,7 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 	bool stack = info & BT_SI_STACK;
 	if (size == 0)
 		size = 1;
+	c->n.slow++;
 	c->bounce_kind = 0;
 	c->bounce_write = write;
 	c->bounce_smc_exit = false;
@@ -379,6 +541,7 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 	if (off + size <= 4096) {
 		uint8_t *h = gpa_host(c, gpa0, &rom);
 		if (!h || (rom && write)) {
+			c->n.bounce++;
 			c->bounce_kind = 1;
 			c->bounce_gpa[0] = gpa0;
 			c->bounce_len[0] = size;
@@ -391,13 +554,22 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 		int64_t pg = ram_page(c, h);
 		bool code = pg >= 0 && c->bt->page_code[pg];
 		if (write && code) {
+			c->n.smc++;
 			bt_smc_write(c, gpa0, size);
 			c->slow_host = (uint64_t)h;
 			return 1;
 		}
 		/* Refill. */
-		struct bt_tlbe *t = &c->tlb[c->cpl == 3][(lin >> 12) & (BT_TLB_SIZE - 1)];
+		int tn = c->cpl == 3;
+		unsigned ti = (lin >> 12) & (BT_TLB_SIZE - 1);
+		struct bt_tlbe *t = &c->tlb[tn][ti];
 		uint64_t page = lin & ~0xfffull;
+		if (t->tag_r == BT_TLB_INVALID)
+			tlb_note(c, tn, ti);
+		c->n.refill++;
+		c->tlb_g[tn][ti] = c->walk_global;
+		if (c->walk_large)
+			c->tlb_large = true;
 		t->tag_r = page;
 		t->tag_w = (wr0 && !code && !rom) ? page : BT_TLB_INVALID;
 		t->host = (uint64_t)(h - off);

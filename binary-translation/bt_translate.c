@@ -18,7 +18,7 @@
 
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
-	K_PUSH, K_POP, K_LEAVE, K_EMUL
+	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG
 };
 
 struct tinsn {
@@ -264,7 +264,8 @@ static bool cat_ok(ZydisInstructionCategory cat)
 	case ZYDIS_CATEGORY_ADOX_ADCX: case ZYDIS_CATEGORY_LZCNT: case ZYDIS_CATEGORY_AES:
 	case ZYDIS_CATEGORY_PCLMULQDQ: case ZYDIS_CATEGORY_SHA: case ZYDIS_CATEGORY_LOGICAL_FP:
 	case ZYDIS_CATEGORY_BLEND: case ZYDIS_CATEGORY_BROADCAST: case ZYDIS_CATEGORY_STTNI:
-	case ZYDIS_CATEGORY_DECIMAL: case ZYDIS_CATEGORY_GFNI:
+	case ZYDIS_CATEGORY_DECIMAL: case ZYDIS_CATEGORY_GFNI: case ZYDIS_CATEGORY_VAES:
+	case ZYDIS_CATEGORY_VPCLMULQDQ:
 		return true;
 	default:
 		return false;
@@ -303,6 +304,32 @@ static int classify(struct tctx *t, struct tinsn *x)
 
 	if (!t->m64 && in->address_width == 16)
 		return K_EMUL;
+	bool cpl0 = (t->b->mode & BT_MODE_CPL_MASK) == 0;
+	if (m == ZYDIS_MNEMONIC_RDTSC && !(t->c->cr4 & (1ull << 2)))
+		return K_GEN;           /* same TSC as the host, no offset */
+	if ((m == ZYDIS_MNEMONIC_PUSHFQ || m == ZYDIS_MNEMONIC_PUSHFD) &&
+	    !(t->c->rflags_sys & (1ull << 17)))
+		return K_PUSHF;
+	if (cpl0 && m == ZYDIS_MNEMONIC_CLI)
+		return K_CLI;
+	if (cpl0 && m == ZYDIS_MNEMONIC_STI)
+		return K_STI;
+	if (cpl0 && m == ZYDIS_MNEMONIC_SWAPGS)
+		return K_SWAPGS;
+	if (cpl0 && t->m64 && m == ZYDIS_MNEMONIC_MOV && op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    (op[1].reg.value == ZYDIS_REGISTER_CR0 || op[1].reg.value == ZYDIS_REGISTER_CR2 ||
+	     op[1].reg.value == ZYDIS_REGISTER_CR3 || op[1].reg.value == ZYDIS_REGISTER_CR4))
+		return K_RDCR;          /* reads have no side effects: a load */
+	if (m == ZYDIS_MNEMONIC_MOV && op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(op[1].reg.value) == ZYDIS_REGCLASS_SEGMENT &&
+	    gpr_num(op[0].reg.value) >= 0 && op[0].size >= 32)
+		return K_RDSEG;         /* mov r32/r64, Sreg: zero-extended selector load */
+	if (m == ZYDIS_MNEMONIC_VERW && (t->b->mode & BT_MODE_PE))
+		return K_VERW;
+	if (m == ZYDIS_MNEMONIC_PUSH && op[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+	    op[0].mem.type == ZYDIS_MEMOP_TYPE_MEM && in->operand_width != 16)
+		return K_PUSHM;
 	switch (in->meta.category) {
 	case ZYDIS_CATEGORY_UNCOND_BR:
 		if (in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR || in->operand_width == 16)
@@ -409,8 +436,12 @@ static void liveness(struct tctx *t)
 		const ZydisAccessedFlags *f = x->in.cpu_flags;
 		uint32_t rd = 0, wr = 0;
 		if (f) {
+			/* "Undefined" flags are not killed: this silicon may keep or
+			 * derive them from their old values (AMD's IMUL/DIV do), and
+			 * the guest must see what the native instruction produces. */
 			rd = f->tested;
-			wr = f->modified | f->set_0 | f->set_1 | f->undefined;
+			wr = f->modified | f->set_0 | f->set_1;
+			wr &= ~f->undefined;
 		}
 		ZydisInstructionCategory cat = x->in.meta.category;
 		if (cat == ZYDIS_CATEGORY_SHIFT || cat == ZYDIS_CATEGORY_ROTATE) {
@@ -635,6 +666,24 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	if (mem >= 0 && ndisp > 1)
 		return -1;
+	/* BT/BTS/BTR/BTC m, r: the register is a signed bit offset into a bit
+	 * string that may reach other pages. Move the address by the offset's
+	 * whole words here and hand the instruction only the offset modulo the
+	 * operand size (pext), so [r11] is the word that is really accessed. */
+	bool bitmem = mem == 0 && x->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		      (in->mnemonic == ZYDIS_MNEMONIC_BT || in->mnemonic == ZYDIS_MNEMONIC_BTS ||
+		       in->mnemonic == ZYDIS_MNEMONIC_BTR || in->mnemonic == ZYDIS_MNEMONIC_BTC);
+	int bitreg = -1, bitw = 0;
+	bool bitdisp = false;
+	if (bitmem) {
+		bitdisp = ndisp == 1 && gpr_num(disp_regs[0]) == gpr_num(x->op[1].reg.value);
+		if (ndisp && !bitdisp)
+			return -1;
+		bitreg = gpr_num(x->op[1].reg.value);
+		bitw = x->op[1].size / 8;
+		ndisp = 1;
+		disp_regs[0] = x->op[1].reg.value;
+	}
 	ZydisEncoderRequest r;
 	if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(in, x->op,
 			in->operand_count_visible, &r)))
@@ -672,7 +721,8 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	for (int i = 0; i < r.operand_count; i++) {
 		ZydisEncoderOperand *o = &r.operands[i];
-		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && displaced(o->reg.value)) {
+		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    (displaced(o->reg.value) || (bitmem && i == 1))) {
 			int g = gpr_num(o->reg.value);
 			int k = gpr_num(disp_regs[0]) == g ? 0 : 1;
 			o->reg.value = scratch_like(o->reg.value, scratch_of[k]);
@@ -689,7 +739,20 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	int tl = 0;
 	for (int k = 0; k < ndisp; k++) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
-		gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
+		if (bitmem) {
+			/* pext r10, reg64, gs:[mask for the operand size] */
+			int src = bitreg;
+			if (bitdisp) {
+				gs_load(&te, R10, BT_OFF_GPR + 8 * bitreg, true);
+				src = R10;
+			}
+			b1(&te, 0x65); b1(&te, 0xc4); b1(&te, 0x62);
+			b1(&te, (uint8_t)(0x80 | ((~src & 15) << 3) | 2));
+			b1(&te, 0xf5); b1(&te, 0x14); b1(&te, 0x25);
+			b4(&te, BT_OFF_MASKBIT + 8 * (bitw == 2 ? 0 : bitw == 4 ? 1 : 2));
+		} else {
+			gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
+		}
 		tl = (int)(te.p - tail);
 	}
 	if (borrow >= 0) {
@@ -707,7 +770,7 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		gs_load(&te, borrow, BT_OFF_TMP3, true);
 		tl = (int)(te.p - tail);
 	}
-	for (int k = 0; k < ndisp; k++) {
+	for (int k = 0; k < ndisp && !bitmem; k++) {
 		bool written = false;
 		for (int i = 0; i < in->operand_count_visible; i++)
 			if (x->op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -727,6 +790,32 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	ZydisDecodedOperand *mo = &x->op[mem];
 	if (emit_ea(t, x, mo) < 0)
 		return -1;
+	if (bitmem) {
+		int shift = bitw == 2 ? 4 : bitw == 4 ? 5 : 6;
+		gs_store(e, BT_OFF_TMP3, R11);
+		b1(e, 0x41); b1(e, 0xbb); b4(e, (uint32_t)shift);      /* mov r11d, shift */
+		int src = bitreg;
+		if (bitdisp) {
+			gs_load(e, R10, BT_OFF_GPR + 8 * bitreg, true);
+			src = R10;
+		}
+		if (bitw == 8) {
+			if (src != R10)
+				mov_rr(e, R10, src, true);
+		} else if (bitw == 4) {                                 /* movsxd r10, reg32 */
+			b1(e, (uint8_t)(0x4c | (src >> 3)));
+			b1(e, 0x63);
+			b1(e, (uint8_t)(0xd0 | (src & 7)));
+		} else {                                                /* movsx r10, reg16 */
+			b1(e, (uint8_t)(0x4c | (src >> 3)));
+			b1(e, 0x0f); b1(e, 0xbf);
+			b1(e, (uint8_t)(0xd0 | (src & 7)));
+		}
+		b1(e, 0xc4); b1(e, 0x42); b1(e, 0xa2); b1(e, 0xf7); b1(e, 0xd2); /* sarx r10,r10,r11 */
+		gs_load(e, R11, BT_OFF_TMP3, true);
+		b1(e, t->m64 ? 0x4f : 0x47); b1(e, 0x8d); b1(e, 0x1c);
+		b1(e, (uint8_t)((bitw == 2 ? 0x40 : bitw == 4 ? 0x80 : 0xc0) | 0x13)); /* lea r11,[r11+r10*w] */
+	}
 	bool rd = mo->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
 	bool wr = mo->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
 	site(t, x, mo->size / 8, rd, wr, false, tail, tl, next_rip(t, x));
@@ -810,6 +899,9 @@ static void push_value(struct tctx *t, struct tinsn *x, int n, int reg, bool is_
 	if (is_imm) {
 		mov_imm64(&te, R10, imm);
 		mov_r11mem(&te, R10, n, false);
+	} else if (reg < 0) {
+		gs_load(&te, R10, BT_OFF_TMP2, true);
+		mov_r11mem(&te, R10, n, false);
 	} else if (reg == GPR_RSP || reg == GPR_R10 || reg == GPR_R11) {
 		gs_load(&te, R10, BT_OFF_GPR + 8 * reg, true);
 		mov_r11mem(&te, R10, n, false);
@@ -831,6 +923,89 @@ static int emit_push(struct tctx *t, struct tinsn *x)
 		push_value(t, x, n, gpr_num(x->op[0].reg.value), false, 0, next_rip(t, x));
 	}
 	return 0;
+}
+
+static void pext_pdep_r10(struct em *e, uint32_t mask_off)
+{
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, mask_off);                           /* pext r10, r10, mask */
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xab); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, mask_off);                           /* pdep r10, r10, mask */
+}
+
+#define OFF_SYS ((uint32_t)offsetof(struct bt_cpu, rflags_sys))
+
+/* PUSH r/m: load through one probe into TMP2, push through another. */
+static int emit_pushm(struct tctx *t, struct tinsn *x)
+{
+	int n = stack_width(t, x);
+	if (emit_ea(t, x, &x->op[0]) < 0)
+		return -1;
+	uint8_t tail[32];
+	struct em te = { tail, tail, tail + sizeof(tail), false };
+	mov_r11mem(&te, R10, n, true);
+	gs_store(&te, BT_OFF_TMP2, R10);
+	site(t, x, n, true, false, false, tail, (int)(te.p - tail), next_rip(t, x));
+	push_value(t, x, n, -1, false, 0, next_rip(t, x));
+	return 0;
+}
+
+/* PUSHF: host arithmetic flags (pext/pdep keep 0xcd5, flag-free) plus the
+ * virtual system flags. */
+static int emit_pushf(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	int n = stack_width(t, x);
+	b1(e, 0x9c);                                            /* pushfq */
+	b1(e, 0x41); b1(e, 0x5a);                               /* pop r10 */
+	pext_pdep_r10(e, BT_OFF_MASKARITH);
+	gs_load(e, R11, OFF_SYS, true);
+	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x1a);     /* lea r10, [r10+r11] */
+	gs_store(e, BT_OFF_TMP2, R10);
+	push_value(t, x, n, -1, false, 0, next_rip(t, x));
+	return 0;
+}
+
+static void emit_cli(struct tctx *t)
+{
+	struct em *e = &t->e;
+	gs_load(e, R10, OFF_SYS, true);
+	pext_pdep_r10(e, BT_OFF_MASKNOTIF);
+	gs_store(e, OFF_SYS, R10);
+}
+
+/* STI: if an interrupt is already pending, let the emulator do it (it
+ * handles the shadow); otherwise just set the virtual IF. */
+static void emit_sti(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
+	mov_imm64(e, R10, (uint64_t)&t->c->vcpu->irq_pending);
+	b1(e, 0x41); b1(e, 0x0f); b1(e, 0xb6); b1(e, 0x0a);     /* movzx ecx, byte [r10] */
+	b1(e, 0xe3);
+	uint8_t *rel = e->p;
+	b1(e, 0);
+	uint8_t *from = e->p;
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	store_rip_exit(e, x->rip, BT_EXIT_EMULATE);
+	*rel = (uint8_t)(e->p - from);
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	emit_cli(t);
+	b1(e, 0x4d); b1(e, 0x8d); b1(e, 0x92); b4(e, 0x200);    /* lea r10, [r10+0x200] */
+	gs_store(e, OFF_SYS, R10);
+}
+
+static void emit_swapgs(struct tctx *t)
+{
+	struct em *e = &t->e;
+	uint32_t gsb = (uint32_t)offsetof(struct bt_cpu, seg) + SEG_GS * sizeof(struct x86_seg) +
+		       (uint32_t)offsetof(struct x86_seg, base);
+	uint32_t kgs = (uint32_t)offsetof(struct bt_cpu, kernel_gs_base);
+	gs_load(e, R10, gsb, true);
+	gs_load(e, R11, kgs, true);
+	gs_store(e, gsb, R11);
+	gs_store(e, BT_OFF_SEGBASE + 8 * SEG_GS, R11);
+	gs_store(e, kgs, R10);
 }
 
 static int emit_pop(struct tctx *t, struct tinsn *x)
@@ -913,12 +1088,30 @@ static int load_target(struct tctx *t, struct tinsn *x, uint64_t smc_next)
 /* Indirect branch to the guest RIP in r11: probe the jump cache of the
  * current CPL inline (each site keeps its own host indirect jump, so the
  * host predictor sees distinct branches), flag-free. */
-static void indirect(struct tctx *t)
+static void indirect_ex(struct tctx *t, bool chain_miss);
+static uint64_t ind_site_rip;
+static int64_t ind_site_delta;
+
+/* site_rip/delta: the branch and the RSP change it made, so a bad target
+ * can be turned into a precise #GP on the branch. */
+static void indirect(struct tctx *t, uint64_t site_rip, int64_t delta)
+{
+	ind_site_rip = site_rip;
+	ind_site_delta = delta;
+	indirect_ex(t, false);
+}
+
+/* chain_miss: a direct branch's exit stub; a miss leaves as BT_EXIT_CHAIN
+ * (with the chain record in r10 stored by the caller) so the dispatcher can
+ * patch same-page targets. */
+static void indirect_ex(struct tctx *t, bool chain_miss)
 {
 	struct em *e = &t->e;
 	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
-	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xa2); b1(e, 0xf5); b1(e, 0x14);
-	b1(e, 0x25); b4(e, BT_OFF_MASKJC);                      /* pext r10, r11, jcmask */
+	b1(e, 0xc4); b1(e, 0x43); b1(e, 0xfb); b1(e, 0xf0); b1(e, 0xd3); b1(e, 4); /* rorx r10, r11, 4 */
+	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x1a);     /* lea r10, [r10+r11] */
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, BT_OFF_MASKJC);                      /* pext r10, r10, jcmask */
 	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x12);     /* lea r10, [r10+r10] */
 	gs_load(e, 1, BT_OFF_JCPTR, true);                      /* mov rcx, gs:[jcptr] */
 	b1(e, 0x4e); b1(e, 0x8d); b1(e, 0x14); b1(e, 0xd1);     /* lea r10, [rcx+r10*8] */
@@ -930,8 +1123,13 @@ static void indirect(struct tctx *t)
 	b1(e, 0);
 	uint8_t *miss = e->p;
 	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	if (!chain_miss) {
+		mov_imm64(e, R10, ind_site_rip);
+		gs_store(e, BT_OFF_INDSITE, R10);
+		gs_store_imm(e, BT_OFF_INDDELTA, (int32_t)ind_site_delta);
+	}
 	gs_store(e, BT_OFF_RIP, R11);
-	gs_store_imm(e, BT_OFF_REASON, BT_EXIT_LOOKUP);
+	gs_store_imm(e, BT_OFF_REASON, chain_miss ? BT_EXIT_CHAIN : BT_EXIT_LOOKUP);
 	gs_jmp(e, BT_OFF_A_EXIT);
 	*rel = (uint8_t)(e->p - miss);
 	gs_load(e, 1, BT_OFF_TMPRCX, true);
@@ -959,6 +1157,62 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		return emit_pop(t, x);
 	case K_LEAVE:
 		return emit_leave(t, x);
+	case K_PUSHM:
+		return emit_pushm(t, x);
+	case K_PUSHF:
+		return emit_pushf(t, x);
+	case K_CLI:
+		emit_cli(t);
+		return 0;
+	case K_STI:
+		emit_sti(t, x);
+		return 0;
+	case K_SWAPGS:
+		emit_swapgs(t);
+		return 0;
+	case K_RDCR: {
+		uint32_t off;
+		switch (x->op[1].reg.value) {
+		case ZYDIS_REGISTER_CR0: off = offsetof(struct bt_cpu, cr0); break;
+		case ZYDIS_REGISTER_CR2: off = offsetof(struct bt_cpu, cr2); break;
+		case ZYDIS_REGISTER_CR3: off = offsetof(struct bt_cpu, cr3); break;
+		default: off = offsetof(struct bt_cpu, cr4); break;
+		}
+		int g = gpr_num(x->op[0].reg.value);
+		if (g == GPR_RSP || g == GPR_R10 || g == GPR_R11) {
+			gs_load(e, R10, off, true);
+			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+		} else {
+			gs_load(e, g, off, true);
+		}
+		return 0;
+	}
+	case K_RDSEG: {
+		uint32_t off = (uint32_t)offsetof(struct bt_cpu, seg) +
+			seg_of(x->op[1].reg.value) * (uint32_t)sizeof(struct x86_seg) +
+			(uint32_t)offsetof(struct x86_seg, sel);
+		if (x->op[1].reg.value == ZYDIS_REGISTER_DS)
+			off = (uint32_t)offsetof(struct bt_cpu, seg) + SEG_DS * (uint32_t)sizeof(struct x86_seg) +
+				(uint32_t)offsetof(struct x86_seg, sel);
+		int g = gpr_num(x->op[0].reg.value);
+		int dst = (g == GPR_RSP || g == GPR_R10 || g == GPR_R11) ? R10 : g;
+		b1(e, 0x65);
+		rex(e, false, dst, 0, 0, false);
+		b1(e, 0x0f); b1(e, 0xb7);                       /* movzx r32, word gs:[off] */
+		b1(e, (uint8_t)(((dst & 7) << 3) | 4));
+		b1(e, 0x25);
+		b4(e, off);
+		if (dst == R10)
+			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+		return 0;
+	}
+	case K_VERW: {
+		/* Linux issues VERW only to flush CPU buffers and ignores the
+		 * result: answer "not writable" (ZF=0) without an exit. */
+		static const uint8_t v[] = { 0x9c, 0x80, 0x24, 0x24, 0xbf, 0x9d };
+		bn(e, v, sizeof(v));
+		return 0;
+	}
 	case K_JMP:
 		exit_chain(t, branch_target(t, x));
 		return 0;
@@ -993,13 +1247,13 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		gs_store(e, BT_OFF_TMP2, R11);
 		push_value(t, x, n, 0, true, next_rip(t, x), next_rip(t, x));
 		gs_load(e, R11, BT_OFF_TMP2, true);
-		indirect(t);
+		indirect(t, x->rip, -n);
 		return 0;
 	}
 	case K_JMP_IND:
 		if (load_target(t, x, next_rip(t, x)) < 0)
 			return -1;
-		indirect(t);
+		indirect(t, x->rip, 0);
 		return 0;
 	case K_RET: {
 		int n = t->m64 ? 8 : 4;
@@ -1012,7 +1266,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		rsp_update(&te, n + extra, t->m64);
 		stack_ea(t, 0);
 		site(t, x, n, true, false, true, tail, (int)(te.p - tail), next_rip(t, x));
-		indirect(t);
+		indirect(t, x->rip, n + extra);
 		return 0;
 	}
 	default:
@@ -1057,7 +1311,7 @@ void bt_flush_all(struct bt_cpu *c)
 static void jc_drop(struct bt_cpu *c, struct bt_block *b)
 {
 	for (int t = 0; t < 2; t++) {
-		struct bt_jce *j = &c->jc[t][b->rip & (BT_JC_SIZE - 1)];
+		struct bt_jce *j = &c->jc[t][bt_jc_index(b->rip)];
 		if (j->host == (uint64_t)b->code)
 			j->rip = ~0ull;
 	}
@@ -1156,13 +1410,10 @@ static void emit_stubs(struct tctx *t)
 			bn(e, st->tail, st->tail_len);
 			gs_call(e, BT_OFF_A_COMMIT);
 		} else if (st->kind == ST_EXIT) {
+			/* Unlinked direct branch: probe the jump cache (cross-page
+			 * targets stay on this path); a miss asks the dispatcher,
+			 * which links same-page targets by patching the jmp. */
 			patch32(st->field, e->p);
-			if ((int64_t)st->target == (int32_t)st->target) {
-				gs_store_imm(e, BT_OFF_RIP, (int32_t)st->target);
-			} else {
-				mov_imm64(e, R11, st->target);
-				gs_store(e, BT_OFF_RIP, R11);
-			}
 			if (s->nchains < BT_CHAIN_MAX) {
 				struct bt_chainrec *cr = &s->chains[s->nchains++];
 				cr->src = (int32_t)(t->b - s->blocks);
@@ -1173,8 +1424,23 @@ static void emit_stubs(struct tctx *t)
 			} else {
 				gs_store_imm(e, BT_OFF_CHAIN, 0);
 			}
-			gs_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
-			gs_jmp(e, BT_OFF_A_EXIT);
+			uint64_t lin0 = t->m64 ? t->b->rip : ((t->b->cs_base + t->b->rip) & 0xffffffffull);
+			uint64_t tlin = t->m64 ? st->target :
+				((t->b->cs_base + st->target) & 0xffffffffull);
+			if ((tlin ^ lin0) < 4096 && ((tlin ^ lin0) & ~0xfffull) == 0) {
+				/* Same page: the dispatcher will patch the jmp. */
+				if ((int64_t)st->target == (int32_t)st->target) {
+					gs_store_imm(e, BT_OFF_RIP, (int32_t)st->target);
+				} else {
+					mov_imm64(e, R11, st->target);
+					gs_store(e, BT_OFF_RIP, R11);
+				}
+				gs_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
+				gs_jmp(e, BT_OFF_A_EXIT);
+			} else {
+				mov_imm64(e, R11, st->target);
+				indirect_ex(t, true);
+			}
 		} else if (st->kind == ST_POLL || st->kind == ST_POLL_CMP) {
 			patch32(st->field, e->p);
 			if (st->kind == ST_POLL)
@@ -1290,6 +1556,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 		b1(e, 0x4c); b1(e, 0x89); b1(e, 0xd1);          /* mov rcx, r10 */
 	}
 
+	b->body_off = (uint32_t)(e->p - e->start);
 	for (int i = 0; i < t.n; i++) {
 		struct tinsn *x = &t.ins[i];
 		if (s->nmap < BT_MAP_MAX) {
@@ -1357,6 +1624,19 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 		return NULL;
 	}
 	uint64_t cs_base = m64 ? 0 : c->seg[SEG_CS].base;
+	/* The jump cache is exact for the current mode and mappings (flushed
+	 * with the TLB), so a hit skips the page walk and the hash. */
+	int jt = (mode & BT_MODE_CPL_MASK) == 3;
+	unsigned ji = bt_jc_index(c->rip);
+	if (c->jc[jt][ji].rip == c->rip) {
+		int32_t bi = c->jc_blk[jt][ji];
+		if (bi >= 0 && bi < s->nblocks) {
+			struct bt_block *b = &s->blocks[bi];
+			if (b->valid && b->rip == c->rip && b->mode == mode &&
+			    (uint64_t)b->code == c->jc[jt][ji].host)
+				return b;
+		}
+	}
 	uint64_t lin = m64 ? c->rip : ((cs_base + c->rip) & 0xffffffffull);
 	uint64_t gpa;
 	if (bt_translate_lin(c, lin, BT_ACC_X, c->cpl == 3, &gpa) < 0)
@@ -1391,6 +1671,7 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 		b->page0 = page;
 		b->mode = mode;
 		b->pnext0 = b->pnext1 = -1;
+		c->n.translated++;
 		int r = bt_translate(c, b);
 		if (r < 0) {
 			*err = 1;
