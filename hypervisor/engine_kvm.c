@@ -193,6 +193,9 @@ static int kvm_vcpu_create(struct vcpu *v)
 	}
 	v->priv = c;
 	v->vmi.ops = &kvm_vmi_ops;
+	/* Registers come back with every exit: a VMI call needs no ioctl. */
+	if (k->sync_regs)
+		c->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	return 0;
 }
 

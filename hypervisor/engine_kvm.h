@@ -30,6 +30,7 @@ struct kvm_vcpu {
 	bool regs_dirty;
 	struct kvm_sregs sregs;
 	bool sregs_valid;
+	bool out_pending;               /* the trapping OUT is not complete yet */
 	bool hcall_pending;             /* apply hcall_ret/outcome before running */
 	uint64_t hcall_ret[2];
 	int hcall_outcome;

@@ -2,13 +2,17 @@
  * the three MSRs through user-space MSR exits, the PIO stub trap (port 0xE4)
  * and struct vmi_ops over KVM's register ioctls.
  *
- * Registers of a trapped call: KVM reports KVM_EXIT_IO before the OUT is
- * complete (kvm_pvm even emulates it and finishes on the next KVM_RUN), so
- * the trap first re-enters with immediate_exit=1, which completes the OUT
- * (RIP past it) and returns at once. With KVM_CAP_SYNC_REGS that same ioctl
- * also hands back RAX..R15, RIP, RFLAGS and the segment/control registers in
- * kvm_run, and the result travels back with kvm_dirty_regs on the next
- * KVM_RUN: one ioctl per call instead of three (RUN, GET_REGS, SET_REGS). */
+ * Registers of a trapped call: with KVM_CAP_SYNC_REGS, every KVM_RUN
+ * returns RAX..R15, RIP, RFLAGS and the segment/control registers in
+ * kvm_run (kvm_valid_regs is set once per vCPU), and the result travels back
+ * with kvm_dirty_regs on the next KVM_RUN, which applies them before it
+ * completes the OUT: a call costs exactly one exit, like any port write.
+ * KVM reports the exit before the OUT is complete (kvm_pvm even emulates it
+ * and finishes on the next KVM_RUN), so anything else (an ioctl that changes
+ * state, the #UD rewind) first completes it by re-entering with
+ * immediate_exit=1, which returns at once. Without sync regs the trap does
+ * that completion, then KVM_GET_REGS, and KVM_SET_REGS afterwards.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +26,59 @@
 
 #define RFLAGS_IF 0x200ull
 
+/* Without sync regs: complete the OUT, registers come from KVM_GET_REGS. */
+static int complete_out_ioctl(struct kvm_vcpu *c)
+{
+	struct kvm_run *run = c->run;
+	c->out_pending = false;
+	run->immediate_exit = 1;
+	int r = ioctl(c->fd, KVM_RUN, 0);
+	int err = errno;
+	run->immediate_exit = 0;
+	if (r == 0 || err != EINTR)
+		return err_set("completing the VMI call's OUT failed: %s",
+			       r == 0 ? "KVM ran the guest" : strerror(err));
+	return 0;
+}
+
+/* Completes the trapped OUT (see the top) before anything but the sync
+ * regs area may touch the vCPU. Keeps a pending RFLAGS change. */
+static int complete_out(struct vcpu *v)
+{
+	struct kvm_vcpu *c = v->priv;
+	struct kvm_run *run = c->run;
+	if (!c->out_pending)
+		return 0;
+	c->out_pending = false;
+	uint64_t rflags = run->s.regs.regs.rflags;
+	if (c->regs_dirty) {
+		run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		c->regs_dirty = false;
+	}
+	run->immediate_exit = 1;
+	int r = ioctl(c->fd, KVM_RUN, 0);
+	int err = errno;
+	run->immediate_exit = 0;
+	run->kvm_dirty_regs = 0;
+	if (r == 0 || err != EINTR)
+		return err_set("completing the VMI call's OUT failed: %s",
+			       r == 0 ? "KVM ran the guest" : strerror(err));
+	c->sregs = run->s.regs.sregs;
+	c->sregs_valid = true;
+	if (run->s.regs.regs.rflags != rflags) {
+		run->s.regs.regs.rflags = rflags;
+		c->regs_dirty = true;
+	}
+	return 0;
+}
+
 static struct kvm_regs *regs_get(struct vcpu *v)
 {
 	struct kvm_vcpu *c = v->priv;
-	if (!c->regs) {
+	struct kvm_vm *k = v->vm->engine_priv;
+	if (!c->regs && k->sync_regs) {
+		c->regs = &c->run->s.regs.regs;
+	} else if (!c->regs) {
 		if (ioctl(c->fd, KVM_GET_REGS, &c->regs_copy) < 0)
 			return NULL;
 		c->regs = &c->regs_copy;
@@ -36,7 +89,11 @@ static struct kvm_regs *regs_get(struct vcpu *v)
 static struct kvm_sregs *sregs_get(struct vcpu *v)
 {
 	struct kvm_vcpu *c = v->priv;
-	if (!c->sregs_valid) {
+	struct kvm_vm *k = v->vm->engine_priv;
+	if (!c->sregs_valid && k->sync_regs) {
+		c->sregs = c->run->s.regs.sregs;
+		c->sregs_valid = true;
+	} else if (!c->sregs_valid) {
 		if (ioctl(c->fd, KVM_GET_SREGS, &c->sregs) < 0)
 			return NULL;
 		c->sregs_valid = true;
@@ -48,7 +105,7 @@ static struct kvm_sregs *sregs_get(struct vcpu *v)
 static int sregs_set(struct vcpu *v, const struct kvm_sregs *s)
 {
 	struct kvm_vcpu *c = v->priv;
-	if (ioctl(c->fd, KVM_SET_SREGS, s) < 0) {
+	if (complete_out(v) < 0 || ioctl(c->fd, KVM_SET_SREGS, s) < 0) {
 		c->sregs_valid = false;
 		return -1;
 	}
@@ -117,22 +174,9 @@ int kvm_vmi_trap(struct vcpu *v, struct vcpu_exit *e)
 {
 	struct kvm_vcpu *c = v->priv;
 	struct kvm_vm *k = v->vm->engine_priv;
-	struct kvm_run *run = c->run;
-	run->immediate_exit = 1;
-	if (k->sync_regs)
-		run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
-	int r = ioctl(c->fd, KVM_RUN, 0);
-	int err = errno;
-	run->immediate_exit = 0;
-	run->kvm_valid_regs = 0;
-	if (r == 0 || err != EINTR)
-		return err_set("completing the VMI call's OUT failed: %s",
-			       r == 0 ? "KVM ran the guest" : strerror(err));
-	if (k->sync_regs) {
-		c->regs = &run->s.regs.regs;
-		c->sregs = run->s.regs.sregs;
-		c->sregs_valid = true;
-	}
+	c->out_pending = true;
+	if (!k->sync_regs && complete_out_ioctl(c) < 0)
+		return -1;
 	struct kvm_regs *g = regs_get(v);
 	if (!g)
 		return err_set("reading the VMI call's registers failed: %s", strerror(errno));
@@ -169,6 +213,8 @@ int kvm_vmi_finish(struct vcpu *v)
 		} else {
 			/* #UD at the OUT, no register changed (SPEC 6.5). The
 			 * regs go in first: setting them drops pending events. */
+			if (complete_out(v) < 0)
+				return -1;
 			g->rip -= 2;
 			struct vcpu_event ud = { .kind = EVENT_EXCEPTION, .vector = 6 };
 			if (ioctl(c->fd, KVM_SET_REGS, g) < 0 ||
@@ -186,6 +232,7 @@ int kvm_vmi_finish(struct vcpu *v)
 	c->regs = NULL;
 	c->regs_dirty = false;
 	c->sregs_valid = false;
+	c->out_pending = false;
 	return r;
 }
 
@@ -253,6 +300,8 @@ static int kvm_get_msr(void *o, uint32_t msr, uint64_t *val)
 {
 	struct vcpu *v = o;
 	struct kvm_vcpu *c = v->priv;
+	if (complete_out(v) < 0)
+		return -1;
 	if (lapic_msr_is_ours(msr))
 		return lapic_msr_read(v, msr, val);
 	struct { struct kvm_msrs h; struct kvm_msr_entry e; } m = {
@@ -267,6 +316,8 @@ static int kvm_set_msr(void *o, uint32_t msr, uint64_t val)
 {
 	struct vcpu *v = o;
 	struct kvm_vcpu *c = v->priv;
+	if (complete_out(v) < 0)
+		return -1;
 	if (lapic_msr_is_ours(msr))
 		return lapic_msr_write(v, msr, val);
 	struct { struct kvm_msrs h; struct kvm_msr_entry e; } m = {
@@ -290,7 +341,7 @@ static int linear_to_gpa(struct vcpu *v, uint64_t la, uint64_t *gpa)
 {
 	struct kvm_vcpu *c = v->priv;
 	struct kvm_translation t = { .linear_address = la };
-	if (ioctl(c->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+	if (complete_out(v) < 0 || ioctl(c->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
 		return -1;
 	*gpa = t.physical_address;
 	return 0;
