@@ -12,6 +12,7 @@
 #include "device.h"
 #include "error.h"
 #include "loader.h"
+#include "vcpu_vmi.h"
 
 static void vm_panic_seen(void *opaque)
 {
@@ -97,8 +98,10 @@ void vm_destroy(struct vm *vm)
 {
 	/* Devices first: their timer thread may still reach vCPUs. */
 	devices_destroy(vm);
-	for (int i = 0; i < vm->ncpus; i++)
+	for (int i = 0; i < vm->ncpus; i++) {
+		vcpu_vmi_destroy(&vm->vcpus[i]);
 		vm->engine->vcpu_destroy(&vm->vcpus[i]);
+	}
 	free(vm->vcpus);
 	vm->engine->vm_destroy(vm);
 	mem_destroy(&vm->mem);

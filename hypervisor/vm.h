@@ -44,6 +44,7 @@ struct vcpu {
 	atomic_bool halted;             /* asleep in vcpu_irq_wait(): waking needs no kick */
 	uint8_t irq_vector;
 	struct vmi_ctx vmi;             /* VMI ABI state of this vCPU (vcpu_vmi.h) */
+	struct vmi_alarm *vmi_alarm;    /* ALARM_SET timer, allocated on first use */
 };
 
 struct vm {
