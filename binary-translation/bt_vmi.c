@@ -8,6 +8,7 @@
  * per-vCPU page is registered), CR2 in the page before #PF delivery, the
  * pvclock and ALARM_SET, and recognising VMCALL at translation time. */
 #include "bt_cpu.h"
+#include "clock.h"
 #include "error.h"
 #include "vcpu_vmi.h"
 #include "vm.h"
@@ -124,6 +125,16 @@ static void bt_vmi_flush_tlb(void *o, enum vmi_flush kind, uint64_t va)
 	bt_tlb_flush(cpu(o));
 }
 
+/* The translated guest's RDTSC is the host TSC (the emulator's RDTSC). */
+static void bt_vmi_vcpu_page_set(void *o, uint64_t gpa)
+{
+	uint32_t lo, hi;
+	if (!gpa)
+		return;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	vcpu_vmi_clock_fill(o, ((uint64_t)hi << 32) | lo, clock_tsc_hz());
+}
+
 const struct vmi_ops bt_vmi_ops = {
 	.in_ram = vcpu_vmi_in_ram,
 	.read = vcpu_vmi_read,
@@ -143,6 +154,8 @@ const struct vmi_ops bt_vmi_ops = {
 	.power = vcpu_vmi_power,
 	.console_write = vcpu_vmi_console_write,
 	.wallclock = vcpu_vmi_wallclock,
+	.set_alarm = vcpu_vmi_set_alarm,
+	.vcpu_page_set = bt_vmi_vcpu_page_set,
 };
 
 int bt_vmi_call(struct bt_cpu *c, uint64_t next_rip, struct vcpu_exit *x)

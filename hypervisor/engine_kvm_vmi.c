@@ -426,6 +426,19 @@ static void kvm_flush_tlb(void *o, enum vmi_flush kind, uint64_t va)
 	}
 }
 
+/* The guest's TSC is KVM's (offset from the host's at vCPU creation). */
+static void kvm_vcpu_page_set(void *o, uint64_t gpa)
+{
+	struct vcpu *v = o;
+	struct kvm_vcpu *c = v->priv;
+	struct { struct kvm_msrs h; struct kvm_msr_entry e; } m = {
+		.h.nmsrs = 1, .e.index = 0x10 };
+	int khz = ioctl(c->fd, KVM_GET_TSC_KHZ, 0);
+	if (!gpa || khz <= 0 || ioctl(c->fd, KVM_GET_MSRS, &m) != 1)
+		return;
+	vcpu_vmi_clock_fill(v, m.e.data, (uint64_t)khz * 1000);
+}
+
 const struct vmi_ops kvm_vmi_ops = {
 	.in_ram = vcpu_vmi_in_ram,
 	.read = vcpu_vmi_read,
@@ -445,4 +458,6 @@ const struct vmi_ops kvm_vmi_ops = {
 	.power = vcpu_vmi_power,
 	.console_write = vcpu_vmi_console_write,
 	.wallclock = vcpu_vmi_wallclock,
+	.set_alarm = vcpu_vmi_set_alarm,
+	.vcpu_page_set = kvm_vcpu_page_set,
 };

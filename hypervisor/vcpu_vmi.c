@@ -3,10 +3,12 @@
  * through the engine's struct vmi_ops. */
 #include "vcpu_vmi.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "devices/lapic.h"
 #include "devices/uart16550.h"
 #include "irq.h"
 #include "vmi/vmi_mem.h"
@@ -94,4 +96,91 @@ int vcpu_vmi_wallclock(void *opaque, uint64_t *ns)
 	(void)opaque;
 	*ns = clock_realtime_ns();
 	return 0;
+}
+
+/* ---- time (SPEC 10): VMI time is clock_now_ns(), the clock every device
+ * model runs on, so alarms and the LAPIC timer agree. ---- */
+
+struct vmi_alarm {
+	struct clock_timer timer;
+	struct vcpu *v;
+	uint64_t deadline, period;
+	uint8_t vector;
+};
+
+/* Timer thread, dev_lock held. */
+static void alarm_fire(void *opaque, uint64_t now)
+{
+	struct vmi_alarm *a = opaque;
+	lapic_deliver(a->v->vm, (uint32_t)a->v->id, false, APIC_DM_FIXED, a->vector, false);
+	if (a->period) {
+		/* Next boundary strictly after now: late ticks coalesce. */
+		uint64_t k = (now - a->deadline) / a->period + 1;
+		a->deadline += k * a->period;
+		clock_timer_arm(&a->timer, a->deadline);
+	}
+}
+
+int vcpu_vmi_set_alarm(void *opaque, unsigned mode, uint64_t deadline_ns,
+		       uint64_t period_ns, uint8_t vector)
+{
+	struct vcpu *v = opaque;
+	struct vm *vm = v->vm;
+	if (!lapic_get(vm, v->id))
+		return -1;
+	pthread_mutex_lock(&vm->dev_lock);
+	struct vmi_alarm *a = v->vmi_alarm;
+	if (!a && mode != VMI_ALARM_OFF) {
+		a = calloc(1, sizeof(*a));
+		if (!a) {
+			pthread_mutex_unlock(&vm->dev_lock);
+			return -1;
+		}
+		a->v = v;
+		clock_timer_init(vm, &a->timer, alarm_fire, a);
+		v->vmi_alarm = a;
+	}
+	if (a) {
+		clock_timer_cancel(&a->timer);
+		if (mode != VMI_ALARM_OFF) {
+			a->deadline = deadline_ns;
+			a->period = mode == VMI_ALARM_PERIODIC ? period_ns : 0;
+			a->vector = vector;
+			clock_timer_arm(&a->timer, deadline_ns);
+		}
+	}
+	pthread_mutex_unlock(&vm->dev_lock);
+	return 0;
+}
+
+void vcpu_vmi_destroy(struct vcpu *v)
+{
+	free(v->vmi_alarm);
+	v->vmi_alarm = NULL;
+}
+
+void vcpu_vmi_clock_fill(struct vcpu *v, uint64_t guest_tsc, uint64_t tsc_hz)
+{
+	struct vmi_pvclock pv;
+	memset(&pv, 0, sizeof(pv));
+	if (!tsc_hz)
+		return;
+	/* ns = ((tsc << shift) * mul) >> 32 with mul < 2^32: scale the ratio
+	 * 1e9 / tsc_hz into [0.5, 1) * 2^shift. */
+	int shift = 0;
+	uint64_t hz = tsc_hz;
+	while (hz <= CLOCK_NS_PER_SEC) {        /* ratio >= 1: shift left */
+		hz <<= 1;
+		shift++;
+	}
+	while (hz > 2 * CLOCK_NS_PER_SEC) {     /* ratio < 0.5: shift right */
+		hz >>= 1;
+		shift--;
+	}
+	pv.tsc_to_system_mul = (uint32_t)clock_muldiv(CLOCK_NS_PER_SEC, 1ull << 32, hz);
+	pv.tsc_shift = (int8_t)shift;
+	pv.tsc_timestamp = guest_tsc;
+	pv.system_time = clock_now_ns();
+	pv.flags = 1;                           /* PVCLOCK_TSC_STABLE_BIT */
+	vmi_pvclock_update(&v->vmi, &pv);
 }

@@ -19,5 +19,13 @@ void vcpu_vmi_halt(void *opaque);
 void vcpu_vmi_power(void *opaque, enum vmi_power how);
 void vcpu_vmi_console_write(void *opaque, const uint8_t *buf, uint32_t len);
 int vcpu_vmi_wallclock(void *opaque, uint64_t *ns);
+/* ALARM_SET on the VM's clock, delivered as a fixed LAPIC interrupt. */
+int vcpu_vmi_set_alarm(void *opaque, unsigned mode, uint64_t deadline_ns,
+		       uint64_t period_ns, uint8_t vector);
+/* Fills the per-vCPU page's pvclock: the guest's TSC read now is guest_tsc,
+ * ticking at tsc_hz; VMI time is clock_now_ns(). */
+void vcpu_vmi_clock_fill(struct vcpu *v, uint64_t guest_tsc, uint64_t tsc_hz);
+/* After the devices (the clock thread) are gone: frees the alarm. */
+void vcpu_vmi_destroy(struct vcpu *v);
 
 #endif
