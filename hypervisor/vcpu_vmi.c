@@ -159,26 +159,31 @@ void vcpu_vmi_destroy(struct vcpu *v)
 	v->vmi_alarm = NULL;
 }
 
+void vcpu_vmi_pvclock_scale(uint64_t tsc_hz, uint32_t *mul, int8_t *shift)
+{
+	/* ns = ((tsc << shift) * mul) >> 32 with mul < 2^32: scale the ratio
+	 * 1e9 / tsc_hz into (0.5, 1] * 2^shift. */
+	int sh = 0;
+	uint64_t hz = tsc_hz;
+	while (hz <= CLOCK_NS_PER_SEC) {        /* ratio >= 1: shift left */
+		hz <<= 1;
+		sh++;
+	}
+	while (hz > 2 * CLOCK_NS_PER_SEC) {     /* ratio < 0.5: shift right */
+		hz >>= 1;
+		sh--;
+	}
+	*mul = (uint32_t)clock_muldiv(CLOCK_NS_PER_SEC, 1ull << 32, hz);
+	*shift = (int8_t)sh;
+}
+
 void vcpu_vmi_clock_fill(struct vcpu *v, uint64_t guest_tsc, uint64_t tsc_hz)
 {
 	struct vmi_pvclock pv;
 	memset(&pv, 0, sizeof(pv));
 	if (!tsc_hz)
 		return;
-	/* ns = ((tsc << shift) * mul) >> 32 with mul < 2^32: scale the ratio
-	 * 1e9 / tsc_hz into [0.5, 1) * 2^shift. */
-	int shift = 0;
-	uint64_t hz = tsc_hz;
-	while (hz <= CLOCK_NS_PER_SEC) {        /* ratio >= 1: shift left */
-		hz <<= 1;
-		shift++;
-	}
-	while (hz > 2 * CLOCK_NS_PER_SEC) {     /* ratio < 0.5: shift right */
-		hz >>= 1;
-		shift--;
-	}
-	pv.tsc_to_system_mul = (uint32_t)clock_muldiv(CLOCK_NS_PER_SEC, 1ull << 32, hz);
-	pv.tsc_shift = (int8_t)shift;
+	vcpu_vmi_pvclock_scale(tsc_hz, &pv.tsc_to_system_mul, &pv.tsc_shift);
 	pv.tsc_timestamp = guest_tsc;
 	pv.system_time = clock_now_ns();
 	pv.flags = 1;                           /* PVCLOCK_TSC_STABLE_BIT */

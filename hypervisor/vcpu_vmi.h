@@ -25,6 +25,8 @@ int vcpu_vmi_set_alarm(void *opaque, unsigned mode, uint64_t deadline_ns,
 /* Fills the per-vCPU page's pvclock: the guest's TSC read now is guest_tsc,
  * ticking at tsc_hz; VMI time is clock_now_ns(). */
 void vcpu_vmi_clock_fill(struct vcpu *v, uint64_t guest_tsc, uint64_t tsc_hz);
+/* The pvclock's tsc_to_system_mul and tsc_shift for a TSC of tsc_hz (> 0). */
+void vcpu_vmi_pvclock_scale(uint64_t tsc_hz, uint32_t *mul, int8_t *shift);
 /* After the devices (the clock thread) are gone: frees the alarm. */
 void vcpu_vmi_destroy(struct vcpu *v);
 
