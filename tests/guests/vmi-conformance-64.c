@@ -926,7 +926,7 @@ static void bench(void)
 
 	t = rdtsc();
 	for (int i = 0; i < BENCH_N; i++)
-		__asm__ volatile("cli\n\tsti\n\tcli" ::: "memory");
+		__asm__ volatile("sti\n\tcli" ::: "memory");
 	n1 = rdtsc() - t;
 	t = rdtsc();
 	for (int i = 0; i < BENCH_N; i++) {
