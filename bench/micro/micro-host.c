@@ -49,7 +49,8 @@ int main(int argc, char **argv)
 		uint64_t n = micro_per_scale[k] * scale;
 		/* Untimed warm-up: translation, shadow page tables, caches. */
 		sum += micro_run((uint64_t)k, n / 4, &m);
-		for (int rep = 1; rep <= 2; rep++) {
+		for (int i = 0; i < 2 * MICRO_REPS; i++) {
+			int rep = 1 + (i & 1);
 			printf("MICRO k=%s n=%llu go\n", micro_names[k], (unsigned long long)(n * rep));
 			fflush(stdout);
 			uint64_t t = now_ns();

@@ -36,7 +36,8 @@ int micro_main64(uint32_t scale)
 		uint64_t n = micro_per_scale[k] * scale;
 		/* Untimed warm-up: translation, shadow page tables, caches. */
 		sum += cpl3_call(run_user, k, n / 4, (uint64_t)(uintptr_t)&m, 0);
-		for (int rep = 1; rep <= 2; rep++) {
+		for (int i = 0; i < 2 * MICRO_REPS; i++) {
+			int rep = 1 + (i & 1);
 			bench_mark_go("MICRO", micro_names[k], n * rep);
 			uint64_t t = rdtsc();
 			sum += cpl3_call(run_user, k, n * rep, (uint64_t)(uintptr_t)&m, 0);

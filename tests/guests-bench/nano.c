@@ -6,5 +6,5 @@ int nano_main64(uint32_t scale);
 
 int guest_main(uint32_t mbi)
 {
-	rt_enter_long_mode((uint32_t)(uintptr_t)nano_main64, bench_cmdline_scale(mbi, 10));
+	rt_enter_long_mode((uint32_t)(uintptr_t)nano_main64, bench_cmdline_scale(mbi, 100));
 }
