@@ -4,8 +4,9 @@
  * between marker lines the host harness timestamps. */
 #include "benchrt.h"
 #include "micro-kernels.h"
+#include "sizing.h"
 
-int micro_main64(uint32_t scale);
+int micro_main64(uint32_t arg);
 
 static uint64_t buf512[512] __attribute__((aligned(4096)));
 static uint64_t adc_d[MICRO_ADC_LIMBS], adc_a[MICRO_ADC_LIMBS], adc_b[MICRO_ADC_LIMBS];
@@ -16,8 +17,14 @@ static uint64_t run_user(uint64_t k, uint64_t n, uint64_t bufs, uint64_t unused)
 	return micro_run(k, n, (const struct micro_bufs *)(uintptr_t)bufs);
 }
 
-int micro_main64(uint32_t scale)
+static uint64_t run_cpl3(uint64_t k, uint64_t n, void *m)
 {
+	return cpl3_call(run_user, k, n, (uint64_t)(uintptr_t)m, 0);
+}
+
+int micro_main64(uint32_t arg)
+{
+	uint32_t scale = SZ_SCALE(arg), mticks = SZ_MTICKS(arg);
 	rt_idt_init();
 	bench_setup();
 	for (unsigned i = 0; i < MICRO_ADC_LIMBS; i++) {
@@ -30,12 +37,14 @@ int micro_main64(uint32_t scale)
 		tlb[i << 12] = (char)i;
 	static struct micro_bufs m = { buf512, adc_d, adc_a, adc_b,
 				       (const char *)(uintptr_t)BENCH_TLB_VA };
-	rt_printf("MICRO start scale=%u cpl=3\n", scale);
+	rt_printf("MICRO start scale=%u mticks=%u cpl=3\n", scale, mticks);
 	uint64_t sum = 0;
 	for (uint64_t k = 0; k < MICRO_NKERNELS; k++) {
-		uint64_t n = micro_per_scale[k] * scale;
-		/* Untimed warm-up: translation, shadow page tables, caches. */
-		sum += cpl3_call(run_user, k, n / 4, (uint64_t)(uintptr_t)&m, 0);
+		/* Sized and warmed up (translation, shadow page tables, caches). */
+		uint64_t n = sz_grow(run_cpl3, k, &m, micro_per_scale[k] * scale / 10,
+				     (uint64_t)mticks * 1000000, &sum);
+		if (k == 4)
+			n = (n + MICRO_ADC_LIMBS - 1) / MICRO_ADC_LIMBS * MICRO_ADC_LIMBS;
 		for (int i = 0; i < 2 * MICRO_REPS; i++) {
 			int rep = 1 + (i & 1);
 			bench_mark_go("MICRO", micro_names[k], n * rep);

@@ -5,8 +5,9 @@
  * system call round trip, which starts at CPL3. */
 #include "benchrt.h"
 #include "micro-kernels.h"
+#include "sizing.h"
 
-int nano_main64(uint32_t scale);
+int nano_main64(uint32_t arg);
 uint64_t nano_syscall(uint64_t n);
 uint64_t nano_in(uint64_t n);
 uint64_t nano_cr8wr(uint64_t n);
@@ -25,8 +26,9 @@ static uint64_t user_syscall(uint64_t n, uint64_t a, uint64_t b, uint64_t c)
 	return nano_syscall(n);
 }
 
-static uint64_t run(unsigned k, uint64_t n)
+static uint64_t run(uint64_t k, uint64_t n, void *unused)
 {
+	(void)unused;
 	switch (k) {
 	case 0: return nano_in(n);
 	case 1: return nano_cr8wr(n);
@@ -44,9 +46,9 @@ static uint64_t run(unsigned k, uint64_t n)
  * after everything else has reported. */
 static const char *const names[] = { "in", "cr8wr", "callret", "pgfault", "divzero",
 				     "ptemod", "syscall" };
-/* Operations per 10 units of scale (a TCG-speed guest spends ~10 ms on
- * each at scale=100); kvm_pvm, which emulates all of it, runs scale=2. */
-static const uint64_t per_scale[] = { 20000, 5000, 200000, 1000, 2000, 5000, 10000 };
+/* Starting operation counts per 10 units of scale (sz_grow takes it from
+ * there): call/ret is ~100x cheaper than the rest. */
+static const uint64_t per_scale[] = { 200, 200, 20000, 100, 100, 200, 200 };
 
 /* Hook for the VMI call classes (vmi-abi/): when the ABI lands, time each
  * class of VMI call here with bench_mark_go/done("NANO", "vmi_<class>", ...)
@@ -56,23 +58,24 @@ static void nano_vmi_calls(uint32_t scale)
 	(void)scale;
 }
 
-int nano_main64(uint32_t scale)
+int nano_main64(uint32_t arg)
 {
+	uint32_t scale = SZ_SCALE(arg), mticks = SZ_MTICKS(arg);
 	rt_idt_init();
 	bench_setup();
 	bench_set_gate(0, nano_de_entry);
 	bench_set_gate(14, nano_pf_entry);
-	rt_printf("NANO start scale=%u\n", scale);
+	rt_printf("NANO start scale=%u mticks=%u\n", scale, mticks);
+	uint64_t sum = 0;
 	for (unsigned k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		uint64_t n = per_scale[k] * scale / 10;
-		if (n < 4)
-			n = 4;
-		run(k, n / 4);  /* untimed warm-up */
+		/* Sized and warmed up by one untimed run of at least mticks. */
+		uint64_t n = sz_grow(run, k, 0, per_scale[k] * scale / 10,
+				     (uint64_t)mticks * 1000000, &sum);
 		for (int i = 0; i < 2 * MICRO_REPS; i++) {
 			int rep = 1 + (i & 1);
 			bench_mark_go("NANO", names[k], n * rep);
 			uint64_t t = rdtsc();
-			run(k, n * rep);
+			run(k, n * rep, 0);
 			t = rdtsc() - t;
 			bench_mark_done("NANO", names[k], n * rep, t);
 		}
