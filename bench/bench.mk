@@ -67,4 +67,5 @@ bench: bench-deps
 	@python3 bench/vmlite-bench $(BENCH_ARGS)
 
 bench-quick: bench-deps
+	@python3 bench/vmlite-bench --self-test
 	@python3 bench/vmlite-bench --quick $(BENCH_ARGS)
