@@ -1,7 +1,7 @@
 /* Translator microbenchmarks in the guest: the kernels of micro-kernels.S
  * run at CPL3 (so that on kvm_pvm, which emulates CPL0, they still run as
- * user code), each with n = scale * per_scale operations and then 2n,
- * between marker lines the host harness timestamps. */
+ * user code), sized by sizing.h, with n and 2n operations between marker
+ * lines the host harness timestamps. */
 #include "benchrt.h"
 #include "micro-kernels.h"
 #include "sizing.h"

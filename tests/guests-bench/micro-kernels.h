@@ -15,11 +15,11 @@ uint64_t k_tlbwalk(uint64_t n, const char *base, uint64_t npages);
 #define MICRO_TLB_PAGES 4096u   /* 16 MiB of 4 KiB pages */
 #define MICRO_ADC_LIMBS 32u
 
-/* Kernel index, name and operations per unit of the "scale" parameter
- * (about 0.1 ms of native work each, so all kernels weigh the same). Each
- * kernel runs n = scale*per_scale and 2n operations, MICRO_REPS times each;
- * the harness keeps the fastest of the repetitions (preemption on a busy
- * host only ever adds time). */
+/* Kernel index, name and starting operation count per 10 units of the
+ * "scale" parameter (about 0.1 ms of native work each). sz_grow() (sizing.h)
+ * then grows n until one run takes mticks million TSC ticks; the timed runs
+ * are n and 2n operations, MICRO_REPS times each, and the harness takes the
+ * median per size. */
 #define MICRO_KERNELS(X)            \
 	X(0, intloop, 65000)        \
 	X(1, memrw, 80000)          \
