@@ -43,13 +43,15 @@ $(BUILD)/obj/%.o: %.S
 -include tests/guests/guests.mk
 -include binary-translation/bt.mk
 -include bench/bench.mk
+-include tests/difftest/difftest.mk
+-include vmi-abi/vmi.mk
 
 # README command 1: run the built-in default guest.
 run: deps all test-guests
 	@bash scripts/run-default.sh
 
 # README command 2: every test; ends with "N passed, N failed".
-test: deps all $(BUILD)/unit-tests test-guests
+test: deps all $(BUILD)/unit-tests $(BUILD)/difftest test-guests
 	@bash tests/run-all.sh
 
 clean:

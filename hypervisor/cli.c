@@ -49,6 +49,7 @@ void cli_run_usage(FILE *out)
 		"                           where COM1 output goes (default stdio; stdin feeds COM1)\n"
 		"  --disk path=FILE[,readonly=on]\n"
 		"                           raw disk image as a virtio-blk device (repeatable, up to %d)\n"
+		"  --on-reboot exit|restart what a guest reboot does (default exit, status 4)\n"
 		"  --stats                  print exit counters when the guest stops\n"
 		"  -v, --verbose            explain engine choice and device activity on stderr\n"
 		"  -h, --help               show this help\n"
@@ -56,7 +57,11 @@ void cli_run_usage(FILE *out)
 		"exit status: the guest's debug-exit value v at port 0xf4 gives (v << 1) | 1;\n"
 		"  0 guest powered off, 2 bad command line or input, 4 guest reset,\n"
 		"  6 triple fault, 8 halted with interrupts disabled, 10 internal error,\n"
-		"  12 engine unavailable on this host, 130 interrupted by a signal\n",
+		"  12 engine unavailable on this host, 14 guest kernel panic (the last console\n"
+		"  lines are printed), 130 interrupted by a signal\n"
+		"\n"
+		"console: with --serial stdio, keyboard input goes to COM1; Ctrl-A x quits,\n"
+		"  Ctrl-A Ctrl-A sends a literal Ctrl-A\n",
 		CONFIG_MAX_CPUS, CONFIG_MAX_DISKS);
 }
 
@@ -102,7 +107,7 @@ static int parse_cpus(const char *v, int *out)
 }
 
 enum opt_id { OPT_ENGINE = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY,
-	      OPT_CPUS, OPT_SERIAL, OPT_STATS, OPT_DISK };
+	      OPT_CPUS, OPT_SERIAL, OPT_STATS, OPT_DISK, OPT_ON_REBOOT };
 
 /* "path=FILE[,readonly=on|off]" or a bare FILE. Splits in place: argv is ours. */
 static int parse_disk(char *v, struct vm_config *cfg)
@@ -142,6 +147,7 @@ static const struct option run_opts[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -170,6 +176,11 @@ static int parse_one(int c, const char *arg, struct vm_config *cfg)
 	case OPT_SERIAL: return parse_serial(arg, cfg);
 	case OPT_STATS: cfg->stats = true; return 0;
 	case OPT_DISK: return parse_disk((char *)arg, cfg);
+	case OPT_ON_REBOOT:
+		if (strcmp(arg, "exit") && strcmp(arg, "restart"))
+			return err_set("--on-reboot %s: expected exit or restart", arg);
+		cfg->on_reboot_restart = !strcmp(arg, "restart");
+		return 0;
 	case 'v': cfg->verbose = true; return 0;
 	default: return err_set("internal: unhandled option %d", c);
 	}

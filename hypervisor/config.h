@@ -25,6 +25,7 @@ struct vm_config {
 	const char *serial_path;
 	bool stats;
 	bool verbose;
+	bool on_reboot_restart;         /* --on-reboot restart (default: exit) */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	int ndisks;
 };

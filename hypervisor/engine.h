@@ -72,6 +72,14 @@ struct engine_ops {
 	void (*want_irq_window)(struct vcpu *v, bool on);
 	/* Called from another thread: make vcpu_run() return EXIT_INTR soon. */
 	void (*kick)(struct vcpu *v);
+	/* Optional (may be NULL). The core wrote guest RAM [gpa, gpa+len)
+	 * behind the engine's back (loader, device DMA, test harness): an
+	 * engine that caches anything derived from guest memory (translated
+	 * code) must drop it. Called with the vCPUs stopped. */
+	void (*mem_written)(struct vm *vm, uint64_t gpa, uint64_t len);
+	/* Optional (may be NULL): x87/SSE/AVX register state. */
+	int (*get_fpu)(struct vcpu *v, struct vcpu_fpu *f);
+	int (*set_fpu)(struct vcpu *v, const struct vcpu_fpu *f);
 };
 
 extern const struct engine_ops engine_kvm;

@@ -13,6 +13,11 @@
 #include "error.h"
 #include "loader.h"
 
+static void vm_panic_seen(void *opaque)
+{
+	vm_request_stop(opaque, STOP_PANIC, VMLITE_EXIT_PANIC);
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_ops *eng)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -24,6 +29,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->stop_reason, STOP_NONE);
 	atomic_init(&vm->stop_claimed, 0);
+	console_log_init(&vm->console, vm_panic_seen, vm);
 
 	if (mem_init(&vm->mem, cfg->mem_size) < 0)
 		goto fail;
@@ -144,6 +150,15 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* Remembered across VMs: a signal that lands while a reset is already ending
+ * the VM must still stop a --on-reboot restart loop. */
+static atomic_int signal_seen;
+
+bool vm_signalled(void)
+{
+	return atomic_load(&signal_seen) != 0;
+}
+
 /* SIGUSR1 only interrupts a blocking KVM_RUN or sleep; the handler does nothing. */
 static void kick_handler(int sig)
 {
@@ -175,6 +190,7 @@ int vm_run(struct vm *vm)
 		siginfo_t si;
 		if (sigtimedwait(&stopset, &si, &tick) > 0) {
 			fprintf(stderr, "vmlite: stopped by signal %d\n", si.si_signo);
+			atomic_store(&signal_seen, 1);
 			vm_request_stop(vm, STOP_SIGNAL, VMLITE_EXIT_SIGNAL);
 		}
 	}

@@ -8,6 +8,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "console_log.h"
 #include "engine.h"
 #include "memory.h"
 #include "stats.h"
@@ -22,12 +23,13 @@
 #define VMLITE_EXIT_HALTED      8   /* HLT with interrupts off: nothing can wake it */
 #define VMLITE_EXIT_INTERNAL   10   /* engine or emulation failure */
 #define VMLITE_EXIT_NOENGINE   12   /* the requested engine cannot run on this host */
+#define VMLITE_EXIT_PANIC      14   /* the guest kernel panicked (seen on its console) */
 #define VMLITE_EXIT_SIGNAL    130   /* stopped by SIGINT/SIGTERM */
 
 
 enum vm_stop_reason {
 	STOP_NONE, STOP_DEBUG_EXIT, STOP_POWEROFF, STOP_RESET, STOP_TRIPLE,
-	STOP_HALTED, STOP_INTERNAL, STOP_SIGNAL
+	STOP_HALTED, STOP_INTERNAL, STOP_SIGNAL, STOP_PANIC
 };
 
 struct vcpu {
@@ -61,6 +63,7 @@ struct vm {
 	struct virtio_slot { uint64_t base; unsigned irq; } virtio[8];
 	int nvirtio;                    /* virtio-mmio slots in use; ACPI describes them */
 	struct vm_stats dev_stats;
+	struct console_log console;     /* last lines of COM1 output */
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_ops *eng);
@@ -70,6 +73,8 @@ int vm_run(struct vm *vm);
 /* First caller wins; later requests are ignored so the first cause is reported. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why, int status);
 bool vm_stopping(const struct vm *vm);
+/* True once SIGINT/SIGTERM/SIGHUP reached any VM of this process. */
+bool vm_signalled(void);
 void vm_stats_total(const struct vm *vm, struct vm_stats *out);
 /* Handles one exit in the core (bus dispatch, HLT, shutdown). */
 void vcpu_handle_exit(struct vcpu *v, struct vcpu_exit *exit);

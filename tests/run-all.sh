@@ -17,7 +17,8 @@ grep -E 'SKIP: ' "$log.unit" | sed 's/^ */  /'
 rm -f "$log.unit"
 
 suites=(tests/integration/cli.sh "tests/integration/guests.sh kvm" "tests/integration/guests.sh bt"
-        "tests/guests-platform/run.sh kvm" "tests/guests-platform/run.sh bt")
+        "tests/guests-platform/run.sh kvm" "tests/guests-platform/run.sh bt"
+        tests/difftest/difftest.suite)
 for extra in tests/integration/*.suite; do
     [ -f "$extra" ] && suites+=("bash $extra")
 done
