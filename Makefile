@@ -47,11 +47,11 @@ $(BUILD)/obj/%.o: %.S
 -include vmi-abi/vmi.mk
 
 # README command 1: run the built-in default guest.
-run: deps all test-guests
+run: deps all guests
 	@bash scripts/run-default.sh
 
 # README command 2: every test; ends with "N passed, N failed".
-test: deps all $(BUILD)/unit-tests $(BUILD)/difftest test-guests
+test: deps all $(BUILD)/unit-tests $(BUILD)/difftest test-guests guests
 	@bash tests/run-all.sh
 
 clean:
