@@ -37,7 +37,11 @@ static int kvm_probe(void)
 	if (fd < 0)
 		return -1;
 	int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	int e = errno;
 	close(fd);
+	if (api < 0)
+		return err_set("/dev/kvm does not answer as a KVM device (%s); use --engine bt",
+			       strerror(e));
 	if (api != KVM_API_VERSION)
 		return err_set("/dev/kvm speaks API %d, vmlite needs %d; use --engine bt",
 			       api, KVM_API_VERSION);
