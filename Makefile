@@ -43,6 +43,7 @@ $(BUILD)/obj/%.o: %.S
 -include tests/guests/guests.mk
 -include binary-translation/bt.mk
 -include bench/bench.mk
+-include guest-patches/linux.mk
 
 # README command 1: run the built-in default guest.
 run: deps all test-guests
