@@ -32,7 +32,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 echo "VMI-CHECK: init running on $(uname -r)"
 echo "VMI-CHECK: cmdline: $(cat /proc/cmdline)"
-dmesg | grep -E "VMI|Hypervisor detected|clocksource" | sed 's/^/VMI-CHECK: dmesg: /'
+dmesg | grep -E "VMI|Hypervisor detected|Switched to clocksource" | sed 's/^/VMI-CHECK: dmesg: /'
 if grep -qw vmi_pv /proc/cpuinfo; then echo "VMI-CHECK: cpu flag vmi_pv set"
 else echo "VMI-CHECK: cpu flag vmi_pv absent (native)"; fi
 echo "VMI-CHECK: shell says $(sh -c 'echo $((6 * 7))')"

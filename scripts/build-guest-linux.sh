@@ -59,6 +59,34 @@ unpack() {
     echo empty >"$OUT/stamp.series"
 }
 
+# Files a set of patches touches.
+patched_files() { cat "$@" 2>/dev/null | sed -n 's|^+++ b/\([^	]*\).*|\1|p' | sort -u; }
+
+# Reverting and re-applying rewrites every patched file; files whose content
+# ends up unchanged get their old mtime back, so kbuild only recompiles what
+# really changed (asm/paravirt.h alone would rebuild the whole kernel).
+snapshot_mtimes() {
+    local f
+    : >"$OUT/mtimes"
+    for f in $(patched_files "$OUT"/applied/*.patch $(series)); do
+        [ -f "$SRC/$f" ] && printf '%s %s %s\n' "$(sha256sum <"$SRC/$f" | cut -d' ' -f1)" \
+            "$(stat -c %Y "$SRC/$f")" "$f" >>"$OUT/mtimes"
+    done
+}
+
+restore_mtimes() {
+    local sum mtime f n=0
+    [ -f "$OUT/mtimes" ] || return 0
+    while read -r sum mtime f; do
+        if [ -f "$SRC/$f" ] && [ "$(sha256sum <"$SRC/$f" | cut -d' ' -f1)" = "$sum" ]; then
+            touch -d "@$mtime" "$SRC/$f"
+            n=$((n + 1))
+        fi
+    done <"$OUT/mtimes"
+    rm -f "$OUT/mtimes"
+    say "$n unchanged patched files keep their timestamps"
+}
+
 revert_applied() {
     local f
     # Reverse order: later patches may touch what earlier ones added.
@@ -88,11 +116,13 @@ prepare_source() {
     want=$(series_hash)
     have=$(cat "$OUT/stamp.series" 2>/dev/null || true)
     [ "$want" = "$have" ] && { say "series unchanged ($(series | wc -l) patches)"; return 0; }
+    snapshot_mtimes
     if ! revert_applied; then
         say "old series does not revert cleanly; unpacking afresh"
         unpack
     fi
     apply_series
+    restore_mtimes
     echo "$want" >"$OUT/stamp.series"
 }
 
