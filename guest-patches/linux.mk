@@ -7,3 +7,9 @@ guest-linux:
 # and without vmi=off.
 guest-linux-check: guest-linux
 	@bash guest-patches/qemu-boot-check.sh
+
+# The guest's page check (extracted from the patched tree) against vmlite's
+# page builder, for both backends.
+.PHONY: guest-linux-interop
+guest-linux-interop: guest-linux
+	@bash guest-patches/interop/run.sh
