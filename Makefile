@@ -43,14 +43,16 @@ $(BUILD)/obj/%.o: %.S
 -include tests/guests/guests.mk
 -include binary-translation/bt.mk
 -include bench/bench.mk
+-include tests/difftest/difftest.mk
+-include vmi-abi/vmi.mk
 -include guest-patches/linux.mk
 
 # README command 1: run the built-in default guest.
-run: deps all test-guests
+run: deps all guests
 	@bash scripts/run-default.sh
 
 # README command 2: every test; ends with "N passed, N failed".
-test: deps all $(BUILD)/unit-tests test-guests
+test: deps all $(BUILD)/unit-tests $(BUILD)/difftest test-guests guests
 	@bash tests/run-all.sh
 
 clean:

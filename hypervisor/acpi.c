@@ -1,7 +1,9 @@
 #include "acpi.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "acpi_aml.h"
 #include "error.h"
 
 struct acpi_header {
@@ -112,19 +114,57 @@ static struct acpi_gas gas_io(uint16_t port, uint8_t bits, uint8_t access)
 				  .address = port };
 }
 
-/* AML for: Name (_S5, Package () { 5, 5, 0, 0 }). Linux reads SLP_TYPa from
- * element 0 and writes it with SLP_EN to PM1a_CNT to power off. */
-static const uint8_t dsdt_aml[] = {
+/* Name (_S5, Package () { 5, 5, 0, 0 }): Linux reads SLP_TYPa from element 0
+ * and writes it with SLP_EN to PM1a_CNT to power off. */
+static const uint8_t s5_aml[] = {
 	0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
 	0x0a, ACPI_S5_TYPE, 0x0a, ACPI_S5_TYPE, 0x00, 0x00,
 };
 
-static size_t build_dsdt(uint8_t *p)
+/* Device (VRnn) { _HID "LNRO0005", _UID n, _CRS { Memory32Fixed, Interrupt } }:
+ * how Linux's virtio_mmio driver finds devices without a device tree. The
+ * interrupt is level-triggered, active-high: the transport holds its line
+ * while the interrupt status register is non-zero. */
+static void aml_virtio_device(struct aml *a, int n, const struct acpi_mmio_dev *d)
 {
-	size_t len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
-	memcpy(p + sizeof(struct acpi_header), dsdt_aml, sizeof(dsdt_aml));
-	header_fill((struct acpi_header *)p, "DSDT", (uint32_t)len, 2);
-	return len;
+	static const uint8_t device_op[2] = { 0x5b, 0x82 };
+	char name[5];
+	snprintf(name, sizeof(name), "VR%02X", n & 0xff);
+	size_t dev = aml_open(a);
+	aml_name_seg(a, name);
+	aml_name_str(a, "_HID", "LNRO0005");
+	aml_name_int(a, "_UID", (uint8_t)n);
+	uint8_t crs[23] = { 0x86, 0x09, 0x00, 0x01 };   /* Memory32Fixed, read-write */
+	uint32_t base = (uint32_t)d->base, len = (uint32_t)d->size;
+	memcpy(crs + 4, &base, 4);
+	memcpy(crs + 8, &len, 4);
+	uint8_t irq[9] = { 0x89, 0x06, 0x00, 0x01, 0x01 };  /* consumer, level, high */
+	memcpy(irq + 5, &d->irq, 4);
+	memcpy(crs + 12, irq, 9);
+	crs[21] = 0x79;                                  /* end tag, checksum 0 = ignore */
+	crs[22] = 0x00;
+	aml_name_buf(a, "_CRS", crs, sizeof(crs));
+	aml_close(a, dev, device_op, 2);
+}
+
+static size_t build_dsdt(uint8_t *p, size_t cap, const struct acpi_mmio_dev *devs, int ndevs)
+{
+	struct aml a;
+	size_t hdr = sizeof(struct acpi_header);
+	aml_init(&a, p + hdr, cap - hdr);
+	aml_raw(&a, s5_aml, sizeof(s5_aml));
+	if (ndevs) {
+		static const uint8_t scope_op = 0x10;
+		size_t scope = aml_open(&a);
+		aml_raw(&a, "_SB_", 4);
+		for (int i = 0; i < ndevs; i++)
+			aml_virtio_device(&a, i, &devs[i]);
+		aml_close(&a, scope, &scope_op, 1);
+	}
+	if (a.overflow)
+		return 0;
+	header_fill((struct acpi_header *)p, "DSDT", (uint32_t)(hdr + a.len), 2);
+	return hdr + a.len;
 }
 
 static size_t build_madt(uint8_t *p, int ncpus)
@@ -187,7 +227,8 @@ static void fill_fadt(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt)
 	header_fill(&f->h, "FACP", sizeof(*f), 5);
 }
 
-int acpi_build(struct guest_memory *m, int ncpus, uint64_t *rsdp_out)
+int acpi_build(struct guest_memory *m, int ncpus, const struct acpi_mmio_dev *devs, int ndevs,
+	       uint64_t *rsdp_out)
 {
 	uint8_t *base = mem_gpa_to_hva(m, ACPI_TABLES_BASE, ACPI_TABLES_SIZE);
 	if (!base)
@@ -204,7 +245,10 @@ int acpi_build(struct guest_memory *m, int ncpus, uint64_t *rsdp_out)
 	fc->version = 2;
 	uint64_t off = 0x40;
 	uint64_t dsdt = gpa + off;
-	off += (build_dsdt(base + off) + 15) & ~15ull;
+	size_t dlen = build_dsdt(base + off, 0x8000, devs, ndevs);
+	if (!dlen)
+		return err_set("ACPI: the DSDT for %d devices does not fit", ndevs);
+	off += (dlen + 15) & ~15ull;
 	uint64_t fadt = gpa + off;
 	fill_fadt((struct acpi_fadt *)(base + off), facs, dsdt);
 	off += (sizeof(struct acpi_fadt) + 15) & ~15ull;

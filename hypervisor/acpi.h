@@ -28,8 +28,16 @@
 #define IOAPIC_BASE        0xfec00000ull
 #define LAPIC_BASE         0xfee00000ull
 
+/* An MMIO device the DSDT announces (virtio-mmio). */
+struct acpi_mmio_dev {
+	uint64_t base;
+	uint64_t size;
+	uint32_t irq;
+};
+
 /* Writes all tables for ncpus CPUs into guest memory; returns the RSDP address. */
-int acpi_build(struct guest_memory *m, int ncpus, uint64_t *rsdp);
+int acpi_build(struct guest_memory *m, int ncpus, const struct acpi_mmio_dev *devs, int ndevs,
+	       uint64_t *rsdp);
 /* 8-bit checksum byte that makes the sum of len bytes zero. */
 uint8_t acpi_checksum(const uint8_t *p, size_t len);
 

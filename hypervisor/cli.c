@@ -17,6 +17,7 @@ void config_defaults(struct vm_config *c)
 	c->mem_size = CONFIG_DEFAULT_MEM;
 	c->cpus = 1;
 	c->serial = SERIAL_STDIO;
+	vmi_config_default(&c->vmi);
 }
 
 void cli_usage(FILE *out)
@@ -47,15 +48,25 @@ void cli_run_usage(FILE *out)
 		"  --cpus N                 number of vCPUs (default 1; 1..%d)\n"
 		"  --serial stdio|file:PATH|none\n"
 		"                           where COM1 output goes (default stdio; stdin feeds COM1)\n"
-		"  --stats                  print exit counters when the guest stops\n"
+		"  --disk path=FILE[,readonly=on]\n"
+		"                           raw disk image as a virtio-blk device (repeatable, up to %d)\n"
+		"  --on-reboot exit|restart what a guest reboot does (default exit, status 4)\n"
+		"  --vmi on|off             offer the VMI paravirtual ABI to the guest (default on;\n"
+		"                           off: no VMI CPUID leaves, the VMI MSRs raise #GP)\n"
+		"  --vmi-version MAJ.MIN    VMI ABI version offered (default and highest: %u.%u)\n"
+		"  --stats                  print exit and VMI call counters when the guest stops\n"
 		"  -v, --verbose            explain engine choice and device activity on stderr\n"
 		"  -h, --help               show this help\n"
 		"\n"
 		"exit status: the guest's debug-exit value v at port 0xf4 gives (v << 1) | 1;\n"
 		"  0 guest powered off, 2 bad command line or input, 4 guest reset,\n"
 		"  6 triple fault, 8 halted with interrupts disabled, 10 internal error,\n"
-		"  12 engine unavailable on this host, 130 interrupted by a signal\n",
-		CONFIG_MAX_CPUS);
+		"  12 engine unavailable on this host, 14 guest kernel panic (the last console\n"
+		"  lines are printed), 130 interrupted by a signal\n"
+		"\n"
+		"console: with --serial stdio, keyboard input goes to COM1; Ctrl-A x quits,\n"
+		"  Ctrl-A Ctrl-A sends a literal Ctrl-A\n",
+		CONFIG_MAX_CPUS, CONFIG_MAX_DISKS, VMI_VERSION_MAJOR, VMI_VERSION_MINOR);
 }
 
 static int check_file(const char *flag, const char *path)
@@ -100,7 +111,50 @@ static int parse_cpus(const char *v, int *out)
 }
 
 enum opt_id { OPT_ENGINE = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY,
-	      OPT_CPUS, OPT_SERIAL, OPT_STATS };
+	      OPT_CPUS, OPT_SERIAL, OPT_STATS, OPT_DISK, OPT_ON_REBOOT, OPT_VMI,
+	      OPT_VMI_VERSION };
+
+/* "path=FILE[,readonly=on|off]" or a bare FILE. Splits in place: argv is ours. */
+static int parse_disk(char *v, struct vm_config *cfg)
+{
+	if (cfg->ndisks == CONFIG_MAX_DISKS)
+		return err_set("--disk: at most %d disks", CONFIG_MAX_DISKS);
+	struct disk_config *d = &cfg->disks[cfg->ndisks];
+	*d = (struct disk_config){ 0 };
+	char *save = NULL;
+	for (char *kv = strtok_r(v, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(kv, "path=", 5) && kv[5])
+			d->path = kv + 5;
+		else if (!strcmp(kv, "readonly=on"))
+			d->readonly = true;
+		else if (!strcmp(kv, "readonly=off"))
+			d->readonly = false;
+		else if (!strchr(kv, '=') && !d->path)
+			d->path = kv;
+		else
+			return err_set("--disk: unknown setting '%s'; expected path=FILE[,readonly=on]", kv);
+	}
+	if (!d->path)
+		return err_set("--disk: no image given; expected path=FILE[,readonly=on]");
+	if (check_file("--disk", d->path) < 0)
+		return -1;
+	cfg->ndisks++;
+	return 0;
+}
+
+/* The version and on/off are independent settings: "--vmi off" wins over
+ * any --vmi-version, in either order, so a script can append "--vmi off". */
+static int parse_vmi_version(const char *arg, struct vmi_config *vmi)
+{
+	bool enabled = vmi->enabled;
+	if (!strcmp(arg, "off"))
+		return err_set("--vmi-version off: use --vmi off to remove the ABI, or give "
+			       "MAJOR.MINOR such as 1.0");
+	if (vmi_config_parse_version(vmi, arg) < 0)
+		return -1;
+	vmi->enabled = enabled;
+	return 0;
+}
 
 static const struct option run_opts[] = {
 	{ "engine", required_argument, NULL, OPT_ENGINE },
@@ -111,6 +165,10 @@ static const struct option run_opts[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+	{ "vmi", required_argument, NULL, OPT_VMI },
+	{ "vmi-version", required_argument, NULL, OPT_VMI_VERSION },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -138,6 +196,18 @@ static int parse_one(int c, const char *arg, struct vm_config *cfg)
 	case OPT_CPUS: return parse_cpus(arg, &cfg->cpus);
 	case OPT_SERIAL: return parse_serial(arg, cfg);
 	case OPT_STATS: cfg->stats = true; return 0;
+	case OPT_DISK: return parse_disk((char *)arg, cfg);
+	case OPT_ON_REBOOT:
+		if (strcmp(arg, "exit") && strcmp(arg, "restart"))
+			return err_set("--on-reboot %s: expected exit or restart", arg);
+		cfg->on_reboot_restart = !strcmp(arg, "restart");
+		return 0;
+	case OPT_VMI:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			return err_set("--vmi %s: expected on or off", arg);
+		cfg->vmi.enabled = !strcmp(arg, "on");
+		return 0;
+	case OPT_VMI_VERSION: return parse_vmi_version(arg, &cfg->vmi);
 	case 'v': cfg->verbose = true; return 0;
 	default: return err_set("internal: unhandled option %d", c);
 	}

@@ -21,6 +21,7 @@ void devices_destroy(struct vm *vm);
 	{ device_register(&(ops)); }
 
 /* Indices into vm->devices[] for devices others need to reach. */
-enum device_id { DEV_UART0, DEV_DEBUG_EXIT, DEV_POST, DEV_I8042, DEV_ACPI_PM, DEV_ID_MAX };
+enum device_id { DEV_UART0, DEV_DEBUG_EXIT, DEV_POST, DEV_I8042, DEV_ACPI_PM,
+		 DEV_CLOCK, DEV_PIC, DEV_PIT, DEV_RTC, DEV_IOAPIC, DEV_LAPIC, DEV_ID_MAX };
 
 #endif

@@ -33,6 +33,16 @@ struct vcpu_exit {
 			bool is_write;
 			uint8_t *data;
 		} mmio;
+		/* EXIT_HYPERCALL: a VMI call stub trapped (vmi-abi/SPEC.md 6.5).
+		 * The core runs vmi_dispatch() and stores the outcome (VMI_DONE
+		 * or VMI_TRAP_UD) and RAX/RDX through the engine-owned pointers;
+		 * the engine applies them on the next vcpu_run(). */
+		struct {
+			uint64_t nr;            /* RAX: the call number */
+			uint64_t args[6];       /* RDI, RSI, RDX, R10, R8, R9 */
+			uint64_t *ret;          /* [2]: RAX, RDX */
+			int *outcome;
+		} hcall;
 		struct {
 			uint64_t code;          /* engine-specific reason code */
 			char why[160];
@@ -66,8 +76,20 @@ struct engine_ops {
 	int (*inject)(struct vcpu *v, const struct vcpu_event *ev);
 	/* True if the guest can accept an external interrupt now (IF=1, no shadow). */
 	bool (*irq_window)(struct vcpu *v);
+	/* Core-driven delivery (irq.h): make vcpu_run() return EXIT_IRQ_WINDOW as
+	 * soon as the guest can take an interrupt (on) or stop asking (off).
+	 * NULL for engines that deliver interrupts themselves. */
+	void (*want_irq_window)(struct vcpu *v, bool on);
 	/* Called from another thread: make vcpu_run() return EXIT_INTR soon. */
 	void (*kick)(struct vcpu *v);
+	/* Optional (may be NULL). The core wrote guest RAM [gpa, gpa+len)
+	 * behind the engine's back (loader, device DMA, test harness): an
+	 * engine that caches anything derived from guest memory (translated
+	 * code) must drop it. Called with the vCPUs stopped. */
+	void (*mem_written)(struct vm *vm, uint64_t gpa, uint64_t len);
+	/* Optional (may be NULL): x87/SSE/AVX register state. */
+	int (*get_fpu)(struct vcpu *v, struct vcpu_fpu *f);
+	int (*set_fpu)(struct vcpu *v, const struct vcpu_fpu *f);
 };
 
 extern const struct engine_ops engine_kvm;

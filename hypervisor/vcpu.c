@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include "error.h"
+#include "irq.h"
+#include "vcpu_vmi.h"
 #include "vm.h"
 
 static void handle_pio(struct vcpu *v, struct vcpu_exit *e)
@@ -39,9 +41,7 @@ static void handle_hlt(struct vcpu *v)
 		vm_request_stop(vm, STOP_HALTED, VMLITE_EXIT_HALTED);
 		return;
 	}
-	struct timespec ts = { 0, 1000 * 1000 };
-	while (!vm_stopping(vm) && !atomic_load(&v->irq_pending))
-		nanosleep(&ts, NULL);
+	vcpu_irq_wait(v);
 }
 
 void vcpu_dump_state(struct vcpu *v, FILE *out)
@@ -70,6 +70,8 @@ void vcpu_dump_state(struct vcpu *v, FILE *out)
 void vcpu_handle_exit(struct vcpu *v, struct vcpu_exit *e)
 {
 	struct vm *vm = v->vm;
+	/* Devices reached from here (the LAPIC page) need to know the vCPU. */
+	irq_set_current(v);
 	if ((unsigned)e->kind < EXIT_KIND_MAX)
 		v->stats.exits[e->kind]++;
 	switch (e->kind) {
@@ -96,11 +98,16 @@ void vcpu_handle_exit(struct vcpu *v, struct vcpu_exit *e)
 		vcpu_dump_state(v, stderr);
 		vm_request_stop(vm, STOP_INTERNAL, VMLITE_EXIT_INTERNAL);
 		break;
+	case EXIT_HYPERCALL:
+		vcpu_vmi_call(v, e);
+		break;
 	case EXIT_INTR:
 	case EXIT_IRQ_WINDOW:
-	case EXIT_HYPERCALL:
 	case EXIT_MSR:
 	case EXIT_KIND_MAX:
 		break;
 	}
+	/* Runs after every exit, i.e. before every re-entry into the guest. */
+	if (!vm_stopping(vm))
+		vcpu_irq_deliver(v);
 }

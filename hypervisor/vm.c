@@ -12,6 +12,12 @@
 #include "device.h"
 #include "error.h"
 #include "loader.h"
+#include "vcpu_vmi.h"
+
+static void vm_panic_seen(void *opaque)
+{
+	vm_request_stop(opaque, STOP_PANIC, VMLITE_EXIT_PANIC);
+}
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_ops *eng)
 {
@@ -24,27 +30,35 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	atomic_init(&vm->stop_reason, STOP_NONE);
 	atomic_init(&vm->stop_claimed, 0);
+	console_log_init(&vm->console, vm_panic_seen, vm);
 
+	/* Before the engine: it publishes the VMI CPUID leaves per vCPU. */
+	if (vmi_host_init(&vm->vmi, &cfg->vmi) < 0)
+		goto fail;
 	if (mem_init(&vm->mem, cfg->mem_size) < 0)
+		goto fail;
+	/* Devices and kernel come before the engine, so a bad disk or kernel is
+	 * reported as such (status 2) even on a host where the engine cannot start. */
+	if (devices_init(vm) < 0)
 		goto fail;
 	if (cfg->kernel && loader_load(&vm->mem, cfg->kernel, cfg->initrd, cfg->cmdline,
 				       &vm->boot_state) < 0)
-		goto fail;
+		goto fail_devices_usage;
 	if (eng->vm_create(vm) < 0) {
 		vm->exit_status = VMLITE_EXIT_NOENGINE;
-		goto fail_mem;
+		goto fail_devices;
 	}
-	if (devices_init(vm) < 0)
-		goto fail_engine;
 	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		err_set("out of memory allocating %d vCPUs", cfg->cpus);
-		goto fail_devices;
+		goto fail_engine;
 	}
 	for (int i = 0; i < cfg->cpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->id = i;
+		/* No ops until the engine supplies them: calls then raise #UD. */
+		vmi_ctx_init(&v->vmi, &vm->vmi, NULL, v);
 		if (eng->vcpu_create(v) < 0) {
 			err_wrap("vCPU %d", i);
 			goto fail_vcpus;
@@ -63,33 +77,37 @@ fail_vcpus:
 		eng->vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
-fail_devices:
-	devices_destroy(vm);
 fail_engine:
 	eng->vm_destroy(vm);
+fail_devices:
+	devices_destroy(vm);
+	goto fail_mem;
+fail_devices_usage:
+	devices_destroy(vm);
+fail:
+	vm->exit_status = VMLITE_EXIT_USAGE;
 fail_mem:
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
-	return -1;
-fail:
-	vm->exit_status = VMLITE_EXIT_USAGE;
-	mem_destroy(&vm->mem);
-	bus_destroy(&vm->pio);
-	bus_destroy(&vm->mmio);
+	vmi_host_destroy(&vm->vmi);
 	return -1;
 }
 
 void vm_destroy(struct vm *vm)
 {
-	for (int i = 0; i < vm->ncpus; i++)
-		vm->engine->vcpu_destroy(&vm->vcpus[i]);
-	free(vm->vcpus);
+	/* Devices first: their timer thread may still reach vCPUs. */
 	devices_destroy(vm);
+	for (int i = 0; i < vm->ncpus; i++) {
+		vcpu_vmi_destroy(&vm->vcpus[i]);
+		vm->engine->vcpu_destroy(&vm->vcpus[i]);
+	}
+	free(vm->vcpus);
 	vm->engine->vm_destroy(vm);
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
+	vmi_host_destroy(&vm->vmi);
 	pthread_mutex_destroy(&vm->dev_lock);
 }
 
@@ -142,6 +160,15 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* Remembered across VMs: a signal that lands while a reset is already ending
+ * the VM must still stop a --on-reboot restart loop. */
+static atomic_int signal_seen;
+
+bool vm_signalled(void)
+{
+	return atomic_load(&signal_seen) != 0;
+}
+
 /* SIGUSR1 only interrupts a blocking KVM_RUN or sleep; the handler does nothing. */
 static void kick_handler(int sig)
 {
@@ -173,6 +200,7 @@ int vm_run(struct vm *vm)
 		siginfo_t si;
 		if (sigtimedwait(&stopset, &si, &tick) > 0) {
 			fprintf(stderr, "vmlite: stopped by signal %d\n", si.si_signo);
+			atomic_store(&signal_seen, 1);
 			vm_request_stop(vm, STOP_SIGNAL, VMLITE_EXIT_SIGNAL);
 		}
 	}

@@ -40,6 +40,21 @@ struct vcpu_state {
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 };
 
+/* Floating-point and vector state (engine_ops get_fpu/set_fpu). The x87
+ * part uses the FXSAVE layout's meaning; ymmh are the upper halves of
+ * ymm0-15 (zero and ignored when the guest has no AVX). */
+struct vcpu_fpu {
+	uint16_t fcw, fsw;
+	uint8_t ftw;                    /* abridged tag word, as in FXSAVE */
+	uint16_t fop;
+	uint64_t fip, fdp;
+	uint8_t st[8][16];              /* st0-7 / mm0-7, 80-bit values in the low 10 bytes */
+	uint8_t xmm[16][16];
+	uint8_t ymmh[16][16];
+	uint32_t mxcsr;
+	uint64_t xcr0;
+};
+
 #define X86_CR0_PE  (1ull << 0)
 #define X86_CR0_MP  (1ull << 1)
 #define X86_CR0_EM  (1ull << 2)

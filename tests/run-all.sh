@@ -16,9 +16,11 @@ fi
 grep -E 'SKIP: ' "$log.unit" | sed 's/^ */  /' 
 rm -f "$log.unit"
 
-suites=(tests/integration/cli.sh "tests/integration/guests.sh kvm" "tests/integration/guests.sh bt")
+suites=(tests/integration/cli.sh "tests/integration/guests.sh kvm" "tests/integration/guests.sh bt"
+        "tests/guests-platform/run.sh kvm" "tests/guests-platform/run.sh bt"
+        tests/difftest/difftest.suite)
 for extra in tests/integration/*.suite; do
-    [ -f "$extra" ] && suites+=("bash $extra")
+    [ -f "$extra" ] && suites+=("$extra")
 done
 for s in "${suites[@]}"; do
     echo "== $s"

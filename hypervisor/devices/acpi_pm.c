@@ -78,7 +78,12 @@ static int acpi_pm_init(struct vm *vm)
 	pm->vm = vm;
 	pm->cnt = PM1_SCI_EN;
 	uint64_t rsdp;
-	if (acpi_build(&vm->mem, vm->cfg->cpus, &rsdp) < 0)
+	/* Runs after the virtio devices (order 90) so the DSDT can list them. */
+	struct acpi_mmio_dev devs[8];
+	int n = vm->nvirtio < 8 ? vm->nvirtio : 8;
+	for (int i = 0; i < n; i++)
+		devs[i] = (struct acpi_mmio_dev){ vm->virtio[i].base, 0x1000, vm->virtio[i].irq };
+	if (acpi_build(&vm->mem, vm->cfg->cpus, devs, n, &rsdp) < 0)
 		return -1;
 	return bus_register(&vm->pio, ACPI_PM_BASE, 12, pm_io, pm, "acpi-pm");
 }

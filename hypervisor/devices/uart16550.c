@@ -162,6 +162,8 @@ size_t uart_rx_space(const struct uart *u)
 static void uart_tx(struct uart *u, uint8_t b)
 {
 	u->tx_bytes++;
+	if (u->tap)
+		u->tap(u->tap_opaque, b);
 	while (u->tx_fd >= 0) {
 		ssize_t r = write(u->tx_fd, &b, 1);
 		if (r == 1)
@@ -591,6 +593,8 @@ static int uart_dev_init(struct vm *vm)
 		break;
 	}
 	uart_init(&d->uart, d->out_fd);
+	d->uart.tap = console_log_put;
+	d->uart.tap_opaque = &vm->console;
 	vm->devices[DEV_UART0] = d;
 	if (bus_register(&vm->pio, UART_COM1_BASE, 8, uart_pio, d, "com1") < 0 ||
 	    (vm->cfg->serial == SERIAL_STDIO && uart_stdin_start(vm) < 0)) {

@@ -81,6 +81,8 @@ struct uart {
 	uint64_t tx_bytes, rx_bytes, rx_overruns;
 	uart_irq_fn irq;
 	void *irq_opaque;
+	void (*tap)(void *opaque, uint8_t byte);        /* sees every transmitted byte */
+	void *tap_opaque;
 	int irq_line;                   /* last level reported to irq */
 };
 

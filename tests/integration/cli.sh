@@ -46,3 +46,22 @@ done
 [ -z "$missing" ] && pass cli-help-documents-flags || fail cli-help-documents-flags "missing:$missing"
 ver=$("$VMLITE" --version)
 [ "$ver" = "vmlite $(cat VERSION)" ] && pass cli-version || fail cli-version "got '$ver'"
+
+# Lifecycle: a panicking guest is reported with its last console lines; a
+# reset restarts the VM with --on-reboot restart (stopped here by a signal).
+if [ -f build/guests/test/panic.elf ] && [ -c /dev/kvm ]; then
+    expect_run lifecycle-panic-lines 14 "| Kernel panic - not syncing: VFS" -- \
+        timeout 20 "$VMLITE" run --engine kvm --kernel build/guests/test/panic.elf --serial none
+    err=$(timeout --preserve-status -s INT 3 "$VMLITE" run --engine kvm --kernel build/guests/test/reset.elf \
+          --serial none --on-reboot restart -v </dev/null 2>&1)
+    st=$?
+    if [ "$st" = 130 ] && grep -q "restarting (boot 3)" <<<"$err"; then
+        pass lifecycle-reboot-restart
+    else
+        fail lifecycle-reboot-restart "status $st: $(tail -3 <<<"$err" | tr '\n' ' ')"
+    fi
+    expect_run cli-bad-on-reboot 2 "expected exit or restart" -- \
+        "$VMLITE" run --kernel build/guests/test/reset.elf --on-reboot later
+else
+    skip lifecycle "needs /dev/kvm and the test guests"
+fi

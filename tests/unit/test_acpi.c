@@ -27,7 +27,8 @@ static void test_acpi_tables(void)
 	struct guest_memory m;
 	CU_ASSERT_FATAL(mem_init(&m, 16ull << 20) == 0);
 	uint64_t rsdp;
-	CU_ASSERT_EQUAL(acpi_build(&m, 3, &rsdp), 0);
+	struct acpi_mmio_dev dev[2] = { { 0xd0000000, 0x1000, 5 }, { 0xd0001000, 0x1000, 10 } };
+	CU_ASSERT_EQUAL(acpi_build(&m, 3, dev, 2, &rsdp), 0);
 	/* Found the way Linux finds it without boot_params: a 16-byte-aligned scan. */
 	uint64_t found = 0;
 	for (uint64_t a = 0xe0000; a < 0x100000; a += 16)
@@ -55,7 +56,19 @@ static void test_acpi_tables(void)
 	CU_ASSERT_EQUAL(pm1a_cnt, ACPI_PM1_CNT);
 	const uint8_t *dsdt = table_at(&m, dsdt32, "DSDT");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dsdt);
-	CU_ASSERT_PTR_NOT_NULL(memmem(dsdt, 60, "_S5_", 4));
+	uint32_t dlen;
+	memcpy(&dlen, dsdt + 4, 4);
+	CU_ASSERT_PTR_NOT_NULL(memmem(dsdt, dlen, "_S5_", 4));
+	/* Both virtio-mmio devices, with their window and interrupt in _CRS. */
+	const uint8_t *hid = memmem(dsdt, dlen, "LNRO0005", 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(hid);
+	CU_ASSERT_PTR_NOT_NULL(memmem(hid + 8, dlen - (hid + 8 - dsdt), "LNRO0005", 8));
+	const uint8_t mem32[8] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x10, 0x00, 0xd0 };
+	const uint8_t *crs = memmem(dsdt, dlen, mem32, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(crs);
+	CU_ASSERT_EQUAL(crs[12], 0x89);
+	CU_ASSERT_EQUAL(crs[17], 10);                   /* second device's IRQ */
+	CU_ASSERT_PTR_NOT_NULL(memmem(dsdt, dlen, "VR01", 4));
 	/* MADT: one enabled local APIC per CPU, then the IOAPIC. */
 	uint32_t mlen;
 	memcpy(&mlen, madt + 4, 4);

@@ -113,7 +113,28 @@ static void test_cli_unreadable(void)
 	chmod(kernel_path, 0644);
 }
 
+static void test_cli_disk(void)
+{
+	struct vm_config c;
+	make_kernel();
+	char a1[128], a2[128];
+	snprintf(a1, sizeof(a1), "path=%s,readonly=on", kernel_path);
+	snprintf(a2, sizeof(a2), "%s", kernel_path);
+	CU_ASSERT_EQUAL(PARSE(&c, "run", "--kernel", kernel_path, "--disk", a1, "--disk", a2), CLI_RUN);
+	CU_ASSERT_EQUAL(c.ndisks, 2);
+	CU_ASSERT_STRING_EQUAL(c.disks[0].path, kernel_path);
+	CU_ASSERT_TRUE(c.disks[0].readonly);
+	CU_ASSERT_FALSE(c.disks[1].readonly);
+	snprintf(a1, sizeof(a1), "path=%s,cache=none", kernel_path);
+	expect_error(PARSE(&c, "run", "--kernel", kernel_path, "--disk", a1), "unknown setting 'cache=none'");
+	snprintf(a1, sizeof(a1), "readonly=on");
+	expect_error(PARSE(&c, "run", "--kernel", kernel_path, "--disk", a1), "no image given");
+	snprintf(a1, sizeof(a1), "path=/nonexistent.img");
+	expect_error(PARSE(&c, "run", "--kernel", kernel_path, "--disk", a1), "--disk /nonexistent.img");
+}
+
 UNIT_SUITE(cli,
+	UNIT_CASE(test_cli_disk),
 	UNIT_CASE(test_cli_full),
 	UNIT_CASE(test_cli_defaults),
 	UNIT_CASE(test_cli_errors),

@@ -1,0 +1,1732 @@
+/* Guest basic block -> host x86-64 code. Safe instructions are copied (64-bit
+ * guests) or re-encoded for 64-bit mode (32-bit guests); memory operands get
+ * an inline soft-TLB probe and run against [r11]; displaced registers (RSP,
+ * R10, R11) are substituted by scratch registers; control flow exits through
+ * chainable stubs; anything else ends the block for the C emulator. */
+#include <Zydis/Zydis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bt_cpu.h"
+#include "vm.h"
+
+#define R10 10
+#define R11 11
+#define MAX_INSNS 64
+#define STATUS_FLAGS 0x8d5u
+
+enum kind {
+	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
+	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG
+};
+
+struct tinsn {
+	uint64_t rip;
+	uint8_t bytes[16];
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+	int kind;
+	uint32_t live_in;
+};
+
+struct em {
+	uint8_t *p, *start, *end;
+	bool ovf;
+};
+
+enum { ST_SLOW, ST_EXIT, ST_POLL, ST_POLL_CMP };
+
+struct stub {
+	int kind;
+	uint8_t *field;         /* rel32 in the main path that must reach the stub */
+	/* ST_SLOW */
+	uint8_t *probe, *after;
+	uint32_t tagoff;
+	uint32_t info;
+	uint64_t rip, next;
+	uint8_t tail[96];
+	int tail_len;
+	/* ST_EXIT */
+	uint64_t target;
+};
+
+#define MAX_STUBS 256
+
+struct tctx {
+	struct bt_cpu *c;
+	struct bt_block *b;
+	struct em e;
+	bool m64;
+	bool flat;
+	bool cpl3;
+	struct tinsn *ins;
+	int n;
+	struct stub *stubs;
+	int nstubs;
+	bool fail;
+};
+
+static struct tinsn *g_ins;
+static struct stub *g_stubs;
+
+/* ---------------------------------------------------------------- emitter */
+static void b1(struct em *e, uint8_t v)
+{
+	if (e->p < e->end)
+		*e->p++ = v;
+	else
+		e->ovf = true;
+}
+
+static void b4(struct em *e, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b1(e, (uint8_t)(v >> (8 * i)));
+}
+
+static void b8(struct em *e, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b1(e, (uint8_t)(v >> (8 * i)));
+}
+
+static void bn(struct em *e, const uint8_t *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		b1(e, s[i]);
+}
+
+static void rex(struct em *e, bool w, int r, int x, int b, bool force)
+{
+	uint8_t v = 0x40 | (w ? 8 : 0) | ((r >> 3) & 1) << 2 | ((x >> 3) & 1) << 1 | ((b >> 3) & 1);
+	if (v != 0x40 || force)
+		b1(e, v);
+}
+
+/* op reg, gs:[disp32] */
+static void gs_rm(struct em *e, uint8_t opc, int reg, bool w, uint32_t off)
+{
+	b1(e, 0x65);
+	rex(e, w, reg, 0, 0, false);
+	b1(e, opc);
+	b1(e, (uint8_t)(((reg & 7) << 3) | 4));
+	b1(e, 0x25);
+	b4(e, off);
+}
+
+static void gs_load(struct em *e, int reg, uint32_t off, bool w)
+{
+	gs_rm(e, 0x8b, reg, w, off);
+}
+
+static void gs_store(struct em *e, uint32_t off, int reg)
+{
+	gs_rm(e, 0x89, reg, true, off);
+}
+
+static void gs_store_imm(struct em *e, uint32_t off, int32_t imm)
+{
+	b1(e, 0x65);
+	b1(e, 0x48);
+	b1(e, 0xc7);
+	b1(e, 0x04);
+	b1(e, 0x25);
+	b4(e, off);
+	b4(e, (uint32_t)imm);
+}
+
+static void gs_jmp(struct em *e, uint32_t off)
+{
+	b1(e, 0x65);
+	b1(e, 0xff);
+	b1(e, 0x24);
+	b1(e, 0x25);
+	b4(e, off);
+}
+
+static void gs_call(struct em *e, uint32_t off)
+{
+	b1(e, 0x65);
+	b1(e, 0xff);
+	b1(e, 0x14);
+	b1(e, 0x25);
+	b4(e, off);
+}
+
+static void mov_imm64(struct em *e, int reg, uint64_t v)
+{
+	rex(e, true, 0, 0, reg, false);
+	b1(e, (uint8_t)(0xb8 + (reg & 7)));
+	b8(e, v);
+}
+
+/* mov dst, src (64 or 32 bit) */
+static void mov_rr(struct em *e, int dst, int src, bool w)
+{
+	rex(e, w, src, 0, dst, false);
+	b1(e, 0x89);
+	b1(e, (uint8_t)(0xc0 | ((src & 7) << 3) | (dst & 7)));
+}
+
+/* lea dst, [base + disp32] */
+static void lea_disp(struct em *e, int dst, int base, int32_t disp, bool w)
+{
+	rex(e, w, dst, 0, base, false);
+	b1(e, 0x8d);
+	if ((base & 7) == 4) {
+		b1(e, (uint8_t)(0x80 | ((dst & 7) << 3) | 4));
+		b1(e, 0x24);
+	} else {
+		b1(e, (uint8_t)(0x80 | ((dst & 7) << 3) | (base & 7)));
+	}
+	b4(e, (uint32_t)disp);
+}
+
+/* lea r11, [r11 + r10] */
+static void lea_r11_r10(struct em *e, bool w)
+{
+	b1(e, w ? 0x4f : 0x47);
+	b1(e, 0x8d);
+	b1(e, 0x1c);
+	b1(e, 0x13);
+}
+
+/* mov [r11], reg / mov reg, [r11] with width 1/2/4/8 */
+static void mov_r11mem(struct em *e, int reg, int width, bool load)
+{
+	if (width == 2)
+		b1(e, 0x66);
+	rex(e, width == 8, reg, 0, R11, true);
+	b1(e, (uint8_t)((load ? 0x8a : 0x88) | (width > 1 ? 1 : 0)));
+	b1(e, (uint8_t)(((reg & 7) << 3) | 3));
+}
+
+static void store_rip_exit(struct em *e, uint64_t rip, uint32_t reason)
+{
+	if ((int64_t)rip == (int32_t)rip) {
+		gs_store_imm(e, BT_OFF_RIP, (int32_t)rip);
+	} else {
+		mov_imm64(e, R11, rip);
+		gs_store(e, BT_OFF_RIP, R11);
+	}
+	gs_store_imm(e, BT_OFF_REASON, (int32_t)reason);
+	gs_jmp(e, BT_OFF_A_EXIT);
+}
+
+static void patch32(uint8_t *field, uint8_t *target)
+{
+	int32_t rel = (int32_t)(target - (field + 4));
+	memcpy(field, &rel, 4);
+}
+
+/* ------------------------------------------------------------ classification */
+static bool displaced(ZydisRegister r)
+{
+	if (r == ZYDIS_REGISTER_NONE)
+		return false;
+	if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH)
+		return false;
+	ZydisRegister big = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
+	return big == ZYDIS_REGISTER_RSP || big == ZYDIS_REGISTER_R10 || big == ZYDIS_REGISTER_R11;
+}
+
+static int gpr_num(ZydisRegister r)
+{
+	ZydisRegister big = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
+	if (big < ZYDIS_REGISTER_RAX || big > ZYDIS_REGISTER_R15)
+		return -1;
+	return big - ZYDIS_REGISTER_RAX;
+}
+
+/* Same-width scratch register for a displaced guest register. */
+static ZydisRegister scratch_like(ZydisRegister r, int which)
+{
+	int w = ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, r);
+	switch (w) {
+	case 64: return which == R10 ? ZYDIS_REGISTER_R10 : ZYDIS_REGISTER_R11;
+	case 32: return which == R10 ? ZYDIS_REGISTER_R10D : ZYDIS_REGISTER_R11D;
+	case 16: return which == R10 ? ZYDIS_REGISTER_R10W : ZYDIS_REGISTER_R11W;
+	default: return which == R10 ? ZYDIS_REGISTER_R10B : ZYDIS_REGISTER_R11B;
+	}
+}
+
+static bool cat_ok(ZydisInstructionCategory cat)
+{
+	switch (cat) {
+	case ZYDIS_CATEGORY_BINARY: case ZYDIS_CATEGORY_LOGICAL: case ZYDIS_CATEGORY_SHIFT:
+	case ZYDIS_CATEGORY_ROTATE: case ZYDIS_CATEGORY_BITBYTE: case ZYDIS_CATEGORY_DATAXFER:
+	case ZYDIS_CATEGORY_CMOV: case ZYDIS_CATEGORY_SETCC: case ZYDIS_CATEGORY_CONVERT:
+	case ZYDIS_CATEGORY_FLAGOP: case ZYDIS_CATEGORY_SEMAPHORE: case ZYDIS_CATEGORY_SSE:
+	case ZYDIS_CATEGORY_AVX: case ZYDIS_CATEGORY_AVX2: case ZYDIS_CATEGORY_FMA4:
+	case ZYDIS_CATEGORY_VFMA: case ZYDIS_CATEGORY_X87_ALU: case ZYDIS_CATEGORY_FCMOV:
+	case ZYDIS_CATEGORY_MMX: case ZYDIS_CATEGORY_BMI1: case ZYDIS_CATEGORY_BMI2:
+	case ZYDIS_CATEGORY_ADOX_ADCX: case ZYDIS_CATEGORY_LZCNT: case ZYDIS_CATEGORY_AES:
+	case ZYDIS_CATEGORY_PCLMULQDQ: case ZYDIS_CATEGORY_SHA: case ZYDIS_CATEGORY_LOGICAL_FP:
+	case ZYDIS_CATEGORY_BLEND: case ZYDIS_CATEGORY_BROADCAST: case ZYDIS_CATEGORY_STTNI:
+	case ZYDIS_CATEGORY_DECIMAL: case ZYDIS_CATEGORY_GFNI: case ZYDIS_CATEGORY_VAES:
+	case ZYDIS_CATEGORY_VPCLMULQDQ:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool mnemonic_denied(ZydisMnemonic m)
+{
+	switch (m) {
+	case ZYDIS_MNEMONIC_CLI: case ZYDIS_MNEMONIC_STI: case ZYDIS_MNEMONIC_CLAC:
+	case ZYDIS_MNEMONIC_STAC: case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_PUSHFD:
+	case ZYDIS_MNEMONIC_PUSHFQ: case ZYDIS_MNEMONIC_POPF: case ZYDIS_MNEMONIC_POPFD:
+	case ZYDIS_MNEMONIC_POPFQ: case ZYDIS_MNEMONIC_FXSAVE: case ZYDIS_MNEMONIC_FXSAVE64:
+	case ZYDIS_MNEMONIC_FXRSTOR: case ZYDIS_MNEMONIC_FXRSTOR64: case ZYDIS_MNEMONIC_XSAVE:
+	case ZYDIS_MNEMONIC_XRSTOR: case ZYDIS_MNEMONIC_XSAVEOPT: case ZYDIS_MNEMONIC_XSAVEC:
+	case ZYDIS_MNEMONIC_XSAVES: case ZYDIS_MNEMONIC_XRSTORS: case ZYDIS_MNEMONIC_XGETBV:
+	case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSQ:
+	case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD:
+	case ZYDIS_MNEMONIC_STOSQ: case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW:
+	case ZYDIS_MNEMONIC_LODSD: case ZYDIS_MNEMONIC_LODSQ: case ZYDIS_MNEMONIC_SCASB:
+	case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD: case ZYDIS_MNEMONIC_SCASQ:
+	case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSQ:
+	case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_MASKMOVDQU: case ZYDIS_MNEMONIC_MASKMOVQ:
+	case ZYDIS_MNEMONIC_VMASKMOVDQU:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int classify(struct tctx *t, struct tinsn *x)
+{
+	ZydisDecodedInstruction *in = &x->in;
+	ZydisMnemonic m = in->mnemonic;
+	ZydisDecodedOperand *op = x->op;
+
+	if (!t->m64 && in->address_width == 16)
+		return K_EMUL;
+	bool cpl0 = (t->b->mode & BT_MODE_CPL_MASK) == 0;
+	if (m == ZYDIS_MNEMONIC_RDTSC && !(t->c->cr4 & (1ull << 2)))
+		return K_GEN;           /* same TSC as the host, no offset */
+	if ((m == ZYDIS_MNEMONIC_PUSHFQ || m == ZYDIS_MNEMONIC_PUSHFD) &&
+	    !(t->c->rflags_sys & (1ull << 17)))
+		return K_PUSHF;
+	if (cpl0 && m == ZYDIS_MNEMONIC_CLI)
+		return K_CLI;
+	if (cpl0 && m == ZYDIS_MNEMONIC_STI)
+		return K_STI;
+	if (cpl0 && m == ZYDIS_MNEMONIC_SWAPGS)
+		return K_SWAPGS;
+	if (cpl0 && t->m64 && m == ZYDIS_MNEMONIC_MOV && op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    (op[1].reg.value == ZYDIS_REGISTER_CR0 || op[1].reg.value == ZYDIS_REGISTER_CR2 ||
+	     op[1].reg.value == ZYDIS_REGISTER_CR3 || op[1].reg.value == ZYDIS_REGISTER_CR4))
+		return K_RDCR;          /* reads have no side effects: a load */
+	if (m == ZYDIS_MNEMONIC_MOV && op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(op[1].reg.value) == ZYDIS_REGCLASS_SEGMENT &&
+	    gpr_num(op[0].reg.value) >= 0 && op[0].size >= 32)
+		return K_RDSEG;         /* mov r32/r64, Sreg: zero-extended selector load */
+	if (m == ZYDIS_MNEMONIC_VERW && (t->b->mode & BT_MODE_PE))
+		return K_VERW;
+	if (m == ZYDIS_MNEMONIC_PUSH && op[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+	    op[0].mem.type == ZYDIS_MEMOP_TYPE_MEM && in->operand_width != 16)
+		return K_PUSHM;
+	switch (in->meta.category) {
+	case ZYDIS_CATEGORY_UNCOND_BR:
+		if (in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR || in->operand_width == 16)
+			return K_EMUL;
+		if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			return K_JMP;
+		return (op[0].type == ZYDIS_OPERAND_TYPE_MEMORY || op[0].type == ZYDIS_OPERAND_TYPE_REGISTER) ?
+			K_JMP_IND : K_EMUL;
+	case ZYDIS_CATEGORY_COND_BR:
+		if (in->operand_width == 16)
+			return K_EMUL;
+		if (m == ZYDIS_MNEMONIC_JCXZ || m == ZYDIS_MNEMONIC_JECXZ || m == ZYDIS_MNEMONIC_JRCXZ ||
+		    m == ZYDIS_MNEMONIC_LOOP || m == ZYDIS_MNEMONIC_LOOPE || m == ZYDIS_MNEMONIC_LOOPNE)
+			return in->address_width == 16 ? K_EMUL : K_LOOP;
+		return K_JCC;
+	case ZYDIS_CATEGORY_CALL:
+		if (in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR || in->operand_width == 16)
+			return K_EMUL;
+		if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			return K_CALL;
+		if (op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && displaced(op[0].reg.value) &&
+		    gpr_num(op[0].reg.value) == 4)
+			return K_EMUL;
+		return K_CALL_IND;
+	case ZYDIS_CATEGORY_RET:
+		if (in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR || m != ZYDIS_MNEMONIC_RET ||
+		    in->operand_width == 16)
+			return K_EMUL;
+		return K_RET;
+	case ZYDIS_CATEGORY_PUSH:
+		if (m != ZYDIS_MNEMONIC_PUSH)
+			return K_EMUL;
+		if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			return K_PUSH;
+		if (op[0].type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_num(op[0].reg.value) >= 0)
+			return K_PUSH;
+		return K_EMUL;
+	case ZYDIS_CATEGORY_POP:
+		if (m == ZYDIS_MNEMONIC_POP && op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    gpr_num(op[0].reg.value) >= 0)
+			return K_POP;
+		return K_EMUL;
+	case ZYDIS_CATEGORY_NOP: case ZYDIS_CATEGORY_WIDENOP: case ZYDIS_CATEGORY_PREFETCH:
+		return K_NOP;
+	default:
+		break;
+	}
+	if (m == ZYDIS_MNEMONIC_LEAVE)
+		return (in->operand_width == 16) ? K_EMUL : K_LEAVE;
+	if (m == ZYDIS_MNEMONIC_LEA)
+		return K_LEA;
+	if (m == ZYDIS_MNEMONIC_PAUSE || m == ZYDIS_MNEMONIC_ENDBR64 || m == ZYDIS_MNEMONIC_ENDBR32 ||
+	    m == ZYDIS_MNEMONIC_CLFLUSH || m == ZYDIS_MNEMONIC_CLFLUSHOPT || m == ZYDIS_MNEMONIC_CLWB)
+		return K_NOP;
+	if (m == ZYDIS_MNEMONIC_LFENCE || m == ZYDIS_MNEMONIC_MFENCE || m == ZYDIS_MNEMONIC_SFENCE)
+		return K_GEN;
+	if (!cat_ok(in->meta.category) || mnemonic_denied(m) ||
+	    (in->attributes & ZYDIS_ATTRIB_IS_PRIVILEGED))
+		return K_EMUL;
+	if (in->encoding == ZYDIS_INSTRUCTION_ENCODING_EVEX || in->encoding == ZYDIS_INSTRUCTION_ENCODING_MVEX)
+		return K_EMUL;
+	int nmem = 0;
+	for (int i = 0; i < in->operand_count; i++) {
+		ZydisDecodedOperand *o = &op[i];
+		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+			ZydisRegisterClass rc = ZydisRegisterGetClass(o->reg.value);
+			if (rc == ZYDIS_REGCLASS_SEGMENT || rc == ZYDIS_REGCLASS_CONTROL ||
+			    rc == ZYDIS_REGCLASS_DEBUG || rc == ZYDIS_REGCLASS_TEST ||
+			    rc == ZYDIS_REGCLASS_BOUND || rc == ZYDIS_REGCLASS_TABLE)
+				return K_EMUL;
+			if (o->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT && displaced(o->reg.value))
+				return K_EMUL;
+		} else if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+			if (o->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT)
+				return K_EMUL;
+			if (o->mem.type != ZYDIS_MEMOP_TYPE_MEM)
+				return K_EMUL;
+			nmem++;
+		} else if (o->type == ZYDIS_OPERAND_TYPE_POINTER) {
+			return K_EMUL;
+		}
+	}
+	if (nmem > 1)
+		return K_EMUL;
+	return K_GEN;
+}
+
+static bool is_terminator(int k)
+{
+	return k == K_JMP || k == K_JCC || k == K_LOOP || k == K_CALL || k == K_CALL_IND ||
+	       k == K_JMP_IND || k == K_RET;
+}
+
+static void liveness(struct tctx *t)
+{
+	uint32_t live = STATUS_FLAGS;
+	for (int i = t->n - 1; i >= 0; i--) {
+		struct tinsn *x = &t->ins[i];
+		if (is_terminator(x->kind) || x->kind == K_EMUL) {
+			live = STATUS_FLAGS;
+			x->live_in = live;
+			continue;
+		}
+		const ZydisAccessedFlags *f = x->in.cpu_flags;
+		uint32_t rd = 0, wr = 0;
+		if (f) {
+			/* "Undefined" flags are not killed: this silicon may keep or
+			 * derive them from their old values (AMD's IMUL/DIV do), and
+			 * the guest must see what the native instruction produces. */
+			rd = f->tested;
+			wr = f->modified | f->set_0 | f->set_1;
+			wr &= ~f->undefined;
+		}
+		ZydisInstructionCategory cat = x->in.meta.category;
+		if (cat == ZYDIS_CATEGORY_SHIFT || cat == ZYDIS_CATEGORY_ROTATE) {
+			/* A zero count leaves the flags alone. */
+			bool zero_possible = true;
+			for (int k = 0; k < x->in.operand_count_visible; k++)
+				if (x->op[k].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+				    (x->op[k].imm.value.u & 0x1f) != 0)
+					zero_possible = false;
+			if (x->in.operand_count_visible == 1)
+				zero_possible = false;      /* shift by 1 */
+			if (zero_possible)
+				wr = 0;
+		}
+		live = ((live & ~wr) | rd) & STATUS_FLAGS;
+		x->live_in = live;
+	}
+}
+
+/* ------------------------------------------------------------------ sites */
+static struct stub *new_stub(struct tctx *t, int kind)
+{
+	if (t->nstubs >= MAX_STUBS) {
+		t->fail = true;
+		return &t->stubs[0];
+	}
+	struct stub *s = &t->stubs[t->nstubs++];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	return s;
+}
+
+static uint32_t tlb_base(struct tctx *t)
+{
+	return BT_OFF_TLB + (t->cpl3 ? BT_TLB_SIZE * BT_TLBE_SIZE : 0);
+}
+
+/* Emits the probe for r11 = guest linear address, then the tail. With the
+ * guest's flags dead the probe is sub/cmp/ja; with them live it is a
+ * flag-free sequence (pext index, lea compare, jrcxz with RCX spilled). */
+static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool wr, bool stack,
+		 const uint8_t *tail, int tail_len, uint64_t next)
+{
+	struct em *e = &t->e;
+	bool flagfree = x->live_in != 0;
+	uint8_t *probe = e->p;
+	uint32_t tag = tlb_base(t) + (wr ? BT_TLBE_TAG_W : BT_TLBE_TAG_R);
+	if (size == 0)
+		size = 1;
+	if (size > 64)
+		size = 64;
+	uint8_t *field;
+	if (flagfree) {
+		gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);                 /* mov gs:[tmp], rcx */
+		b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xa2); b1(e, 0xf5); b1(e, 0x14);
+		b1(e, 0x25); b4(e, BT_OFF_MASKIDX);                     /* pext r10, r11, mask */
+		b1(e, 0x4e); b1(e, 0x8d); b1(e, 0x14); b1(e, 0xd5); b4(e, 0); /* lea r10,[r10*8] */
+		b1(e, 0x65); b1(e, 0x4a); b1(e, 0x8b); b1(e, 0x0c); b1(e, 0x95);
+		b4(e, tag);                                             /* mov rcx, tag */
+		b1(e, 0x48); b1(e, 0xf7); b1(e, 0xd1);                  /* not rcx */
+		b1(e, 0x49); b1(e, 0x8d); b1(e, 0x4c); b1(e, 0x0b); b1(e, (uint8_t)size);
+		b1(e, 0x65); b1(e, 0xc4); b1(e, 0xe2); b1(e, 0xf2); b1(e, 0xf5); b1(e, 0x0c);
+		b1(e, 0x25); b4(e, BT_OFF_MASKHI);                      /* pext rcx, rcx, ~fff */
+		b1(e, 0xe3); b1(e, 5);                                  /* jrcxz hit */
+		b1(e, 0xe9);
+		field = e->p;
+		b4(e, 0);
+		gs_load(e, 1, BT_OFF_TMPRCX, true);                     /* mov rcx, gs:[tmp] */
+		b1(e, 0x65); b1(e, 0x4e); b1(e, 0x8b); b1(e, 0x14); b1(e, 0x95);
+		b4(e, tlb_base(t) + BT_TLBE_ADDEND);                    /* mov r10, addend */
+		lea_r11_r10(e, true);
+	} else {
+		static const uint8_t p1[] = { 0x4d, 0x89, 0xda, 0x49, 0xc1, 0xea, 0x07, 0x41, 0x81, 0xe2 };
+		bn(e, p1, sizeof(p1));
+		b4(e, (BT_TLB_SIZE - 1) << 5);
+		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x2b); b1(e, 0x9a); b4(e, tag);
+		b1(e, 0x49); b1(e, 0x81); b1(e, 0xfb); b4(e, 0x1000 - size);
+		b1(e, 0x0f); b1(e, 0x87);
+		field = e->p;
+		b4(e, 0);
+		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
+	}
+	bn(e, tail, tail_len);
+	struct stub *s = new_stub(t, ST_SLOW);
+	s->field = field;
+	s->probe = probe;
+	s->after = e->p;
+	s->tagoff = flagfree ? 0 : tag;
+	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) | (stack ? BT_SI_STACK : 0);
+	s->rip = x->rip;
+	s->next = next;
+	if (tail_len > (int)sizeof(s->tail))
+		t->fail = true;
+	else
+		memcpy(s->tail, tail, tail_len);
+	s->tail_len = tail_len;
+}
+
+static void jump_exit(struct tctx *t, uint8_t opc0, int opc1, uint64_t target)
+{
+	struct em *e = &t->e;
+	b1(e, opc0);
+	if (opc1 >= 0)
+		b1(e, (uint8_t)opc1);
+	struct stub *s = new_stub(t, ST_EXIT);
+	s->field = e->p;
+	s->target = target;
+	b4(e, 0);
+}
+
+/* ------------------------------------------------------ address computation */
+static uint64_t next_rip(struct tctx *t, struct tinsn *x)
+{
+	uint64_t n = x->rip + x->in.length;
+	return t->m64 ? n : (n & 0xffffffffull);
+}
+
+static int seg_of(ZydisRegister r)
+{
+	switch (r) {
+	case ZYDIS_REGISTER_ES: return SEG_ES;
+	case ZYDIS_REGISTER_CS: return SEG_CS;
+	case ZYDIS_REGISTER_SS: return SEG_SS;
+	case ZYDIS_REGISTER_FS: return SEG_FS;
+	case ZYDIS_REGISTER_GS: return SEG_GS;
+	default: return SEG_DS;
+	}
+}
+
+static int encode(struct tctx *t, ZydisEncoderRequest *r, uint8_t *out, int *len)
+{
+	ZyanUSize n = 16;
+	(void)t;
+	if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(r, out, &n)))
+		return -1;
+	*len = (int)n;
+	return 0;
+}
+
+/* r11 = linear address of memory operand o (segment base included). */
+static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o)
+{
+	struct em *e = &t->e;
+	bool a32 = x->in.address_width == 32;
+	ZydisRegister base = o->mem.base, index = o->mem.index;
+	int64_t disp = o->mem.disp.value;
+	if (base == ZYDIS_REGISTER_RIP || base == ZYDIS_REGISTER_EIP) {
+		uint64_t a = next_rip(t, x) + (uint64_t)disp;
+		if (a32)
+			a &= 0xffffffffull;
+		mov_imm64(e, R11, a);
+	} else if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
+		uint64_t a = (uint64_t)disp;
+		if (a32)
+			a &= 0xffffffffull;
+		mov_imm64(e, R11, a);
+	} else {
+		ZydisEncoderRequest r;
+		memset(&r, 0, sizeof(r));
+		r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+		r.mnemonic = ZYDIS_MNEMONIC_LEA;
+		r.operand_count = 2;
+		r.operands[0].type = ZYDIS_OPERAND_TYPE_REGISTER;
+		r.operands[0].reg.value = a32 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11;
+		r.operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
+		if (displaced(base)) {
+			gs_load(e, R11, BT_OFF_GPR + 8 * gpr_num(base), true);
+			base = a32 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11;
+		}
+		if (displaced(index)) {
+			gs_load(e, R10, BT_OFF_GPR + 8 * gpr_num(index), true);
+			index = a32 ? ZYDIS_REGISTER_R10D : ZYDIS_REGISTER_R10;
+		}
+		r.operands[1].mem.base = base;
+		r.operands[1].mem.index = index;
+		r.operands[1].mem.scale = index != ZYDIS_REGISTER_NONE ? (o->mem.scale ? o->mem.scale : 1) : 0;
+		r.operands[1].mem.displacement = a32 ? (int64_t)(int32_t)disp : disp;
+		r.operands[1].mem.size = a32 ? 4 : 8;
+		uint8_t buf[16];
+		int n;
+		if (encode(t, &r, buf, &n) < 0)
+			return -1;
+		bn(e, buf, n);
+	}
+	int seg = seg_of(o->mem.segment);
+	bool add = seg == SEG_FS || seg == SEG_GS || (!t->m64 && !t->flat);
+	if (add) {
+		gs_load(e, R10, BT_OFF_SEGBASE + 8 * seg, true);
+		lea_r11_r10(e, t->m64);
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- instruction kinds */
+static int emit_gen(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	ZydisDecodedInstruction *in = &x->in;
+	int mem = -1;
+	ZydisRegister disp_regs[2] = { ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_NONE };
+	int ndisp = 0;
+	for (int i = 0; i < in->operand_count_visible; i++) {
+		ZydisDecodedOperand *o = &x->op[i];
+		if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+			mem = i;
+		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && displaced(o->reg.value)) {
+			int g = gpr_num(o->reg.value);
+			bool seen = false;
+			for (int k = 0; k < ndisp; k++)
+				if (gpr_num(disp_regs[k]) == g)
+					seen = true;
+			if (!seen) {
+				if (ndisp == 2)
+					return -1;
+				disp_regs[ndisp++] = o->reg.value;
+			}
+		}
+	}
+	if (t->m64 && mem < 0 && ndisp == 0) {
+		bn(e, x->bytes, in->length);
+		return 0;
+	}
+	if (mem >= 0 && ndisp > 1)
+		return -1;
+	/* BT/BTS/BTR/BTC m, r: the register is a signed bit offset into a bit
+	 * string that may reach other pages. Move the address by the offset's
+	 * whole words here and hand the instruction only the offset modulo the
+	 * operand size (pext), so [r11] is the word that is really accessed. */
+	bool bitmem = mem == 0 && x->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		      (in->mnemonic == ZYDIS_MNEMONIC_BT || in->mnemonic == ZYDIS_MNEMONIC_BTS ||
+		       in->mnemonic == ZYDIS_MNEMONIC_BTR || in->mnemonic == ZYDIS_MNEMONIC_BTC);
+	int bitreg = -1, bitw = 0;
+	bool bitdisp = false;
+	if (bitmem) {
+		bitdisp = ndisp == 1 && gpr_num(disp_regs[0]) == gpr_num(x->op[1].reg.value);
+		if (ndisp && !bitdisp)
+			return -1;
+		bitreg = gpr_num(x->op[1].reg.value);
+		bitw = x->op[1].size / 8;
+		ndisp = 1;
+		disp_regs[0] = x->op[1].reg.value;
+	}
+	ZydisEncoderRequest r;
+	if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(in, x->op,
+			in->operand_count_visible, &r)))
+		return -1;
+	r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+	r.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_ADDRESSSIZE);
+	r.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+	int scratch_of[2] = { R10, R11 };
+	/* AH..BH cannot be encoded with a REX prefix, so [r11] is impossible:
+	 * borrow a legacy register (saved in the block) as the base instead. */
+	int borrow = -1;
+	if (mem >= 0) {
+		bool high = false;
+		uint32_t used = 0;
+		for (int i = 0; i < in->operand_count; i++) {
+			ZydisDecodedOperand *o = &x->op[i];
+			if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+				if (o->reg.value >= ZYDIS_REGISTER_AH && o->reg.value <= ZYDIS_REGISTER_BH) {
+					high = true;
+					used |= 1u << (o->reg.value - ZYDIS_REGISTER_AH);
+				} else if (gpr_num(o->reg.value) >= 0) {
+					used |= 1u << gpr_num(o->reg.value);
+				}
+			}
+		}
+		if (high) {
+			static const int cand[] = { GPR_RSI, GPR_RDI, GPR_RBP, GPR_RBX, GPR_RDX,
+						    GPR_RCX, GPR_RAX };
+			for (int k = 0; k < 7 && borrow < 0; k++)
+				if (!(used & (1u << cand[k])))
+					borrow = cand[k];
+			if (borrow < 0 || ndisp)
+				return -1;
+		}
+	}
+	for (int i = 0; i < r.operand_count; i++) {
+		ZydisEncoderOperand *o = &r.operands[i];
+		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    (displaced(o->reg.value) || (bitmem && i == 1))) {
+			int g = gpr_num(o->reg.value);
+			int k = gpr_num(disp_regs[0]) == g ? 0 : 1;
+			o->reg.value = scratch_like(o->reg.value, scratch_of[k]);
+		}
+		if (i == mem) {
+			o->mem.base = borrow >= 0 ? (ZydisRegister)(ZYDIS_REGISTER_RAX + borrow) :
+				ZYDIS_REGISTER_R11;
+			o->mem.index = ZYDIS_REGISTER_NONE;
+			o->mem.scale = 0;
+			o->mem.displacement = 0;
+		}
+	}
+	uint8_t tail[64];
+	int tl = 0;
+	for (int k = 0; k < ndisp; k++) {
+		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
+		if (bitmem) {
+			/* pext r10, reg64, gs:[mask for the operand size] */
+			int src = bitreg;
+			if (bitdisp) {
+				gs_load(&te, R10, BT_OFF_GPR + 8 * bitreg, true);
+				src = R10;
+			}
+			b1(&te, 0x65); b1(&te, 0xc4); b1(&te, 0x62);
+			b1(&te, (uint8_t)(0x80 | ((~src & 15) << 3) | 2));
+			b1(&te, 0xf5); b1(&te, 0x14); b1(&te, 0x25);
+			b4(&te, BT_OFF_MASKBIT + 8 * (bitw == 2 ? 0 : bitw == 4 ? 1 : 2));
+		} else {
+			gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
+		}
+		tl = (int)(te.p - tail);
+	}
+	if (borrow >= 0) {
+		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
+		gs_store(&te, BT_OFF_TMP3, borrow);
+		mov_rr(&te, borrow, R11, true);
+		tl = (int)(te.p - tail);
+	}
+	int n;
+	if (encode(t, &r, tail + tl, &n) < 0)
+		return -1;
+	tl += n;
+	if (borrow >= 0) {
+		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
+		gs_load(&te, borrow, BT_OFF_TMP3, true);
+		tl = (int)(te.p - tail);
+	}
+	for (int k = 0; k < ndisp && !bitmem; k++) {
+		bool written = false;
+		for (int i = 0; i < in->operand_count_visible; i++)
+			if (x->op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+			    gpr_num(x->op[i].reg.value) == gpr_num(disp_regs[k]) &&
+			    (x->op[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+				written = true;
+		if (written) {
+			struct em te = { tail + tl, tail, tail + sizeof(tail), false };
+			gs_store(&te, BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), scratch_of[k]);
+			tl = (int)(te.p - tail);
+		}
+	}
+	if (mem < 0) {
+		bn(e, tail, tl);
+		return 0;
+	}
+	ZydisDecodedOperand *mo = &x->op[mem];
+	if (emit_ea(t, x, mo) < 0)
+		return -1;
+	if (bitmem) {
+		int shift = bitw == 2 ? 4 : bitw == 4 ? 5 : 6;
+		gs_store(e, BT_OFF_TMP3, R11);
+		b1(e, 0x41); b1(e, 0xbb); b4(e, (uint32_t)shift);      /* mov r11d, shift */
+		int src = bitreg;
+		if (bitdisp) {
+			gs_load(e, R10, BT_OFF_GPR + 8 * bitreg, true);
+			src = R10;
+		}
+		if (bitw == 8) {
+			if (src != R10)
+				mov_rr(e, R10, src, true);
+		} else if (bitw == 4) {                                 /* movsxd r10, reg32 */
+			b1(e, (uint8_t)(0x4c | (src >> 3)));
+			b1(e, 0x63);
+			b1(e, (uint8_t)(0xd0 | (src & 7)));
+		} else {                                                /* movsx r10, reg16 */
+			b1(e, (uint8_t)(0x4c | (src >> 3)));
+			b1(e, 0x0f); b1(e, 0xbf);
+			b1(e, (uint8_t)(0xd0 | (src & 7)));
+		}
+		b1(e, 0xc4); b1(e, 0x42); b1(e, 0xa2); b1(e, 0xf7); b1(e, 0xd2); /* sarx r10,r10,r11 */
+		gs_load(e, R11, BT_OFF_TMP3, true);
+		b1(e, t->m64 ? 0x4f : 0x47); b1(e, 0x8d); b1(e, 0x1c);
+		b1(e, (uint8_t)((bitw == 2 ? 0x40 : bitw == 4 ? 0x80 : 0xc0) | 0x13)); /* lea r11,[r11+r10*w] */
+	}
+	bool rd = mo->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
+	bool wr = mo->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+	site(t, x, mo->size / 8, rd, wr, false, tail, tl, next_rip(t, x));
+	return 0;
+}
+
+static int emit_lea(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	ZydisDecodedOperand *d = &x->op[0], *m = &x->op[1];
+	bool rip_rel = m->mem.base == ZYDIS_REGISTER_RIP || m->mem.base == ZYDIS_REGISTER_EIP;
+	if (t->m64 && !displaced(d->reg.value) && !displaced(m->mem.base) &&
+	    !displaced(m->mem.index) && !rip_rel) {
+		bn(e, x->bytes, x->in.length);
+		return 0;
+	}
+	ZydisDecodedOperand agen = *m;
+	agen.mem.segment = ZYDIS_REGISTER_DS;
+	bool saved_flat = t->flat;
+	t->flat = true;         /* LEA never adds a segment base */
+	int r = emit_ea(t, x, &agen);
+	t->flat = saved_flat;
+	if (r < 0)
+		return -1;
+	int w = d->size / 8;
+	int g = gpr_num(d->reg.value);
+	if (displaced(d->reg.value)) {
+		if (w == 8 || w == 4) {
+			if (w == 4)
+				mov_rr(e, R11, R11, false);
+			gs_store(e, BT_OFF_GPR + 8 * g, R11);
+		} else {
+			gs_load(e, R10, BT_OFF_GPR + 8 * g, true);
+			b1(e, 0x66); b1(e, 0x45); b1(e, 0x89); b1(e, 0xda);     /* mov r10w, r11w */
+			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+		}
+	} else if (w == 2) {
+		b1(e, 0x66);
+		rex(e, false, R11, 0, g, false);
+		b1(e, 0x89);
+		b1(e, (uint8_t)(0xc0 | (3 << 3) | (g & 7)));
+	} else {
+		mov_rr(e, g, R11, w == 8);
+	}
+	return 0;
+}
+
+static int stack_width(struct tctx *t, struct tinsn *x)
+{
+	if (t->m64)
+		return x->in.operand_width == 16 ? 2 : 8;
+	return x->in.operand_width == 16 ? 2 : 4;
+}
+
+/* r11 = linear stack address at RSP + delta */
+static void stack_ea(struct tctx *t, int delta)
+{
+	struct em *e = &t->e;
+	gs_load(e, R11, BT_OFF_GPR + 8 * GPR_RSP, t->m64);
+	if (delta)
+		lea_disp(e, R11, R11, delta, t->m64);
+	if (!t->m64 && !t->flat) {
+		gs_load(e, R10, BT_OFF_SEGBASE + 8 * SEG_SS, true);
+		lea_r11_r10(e, false);
+	}
+}
+
+static void rsp_update(struct em *e, int delta, bool w64)
+{
+	gs_load(e, R10, BT_OFF_GPR + 8 * GPR_RSP, true);
+	lea_disp(e, R10, R10, delta, w64);
+	gs_store(e, BT_OFF_GPR + 8 * GPR_RSP, R10);
+}
+
+/* Push of a value described by (reg or imm); returns tail in buf. */
+static void push_value(struct tctx *t, struct tinsn *x, int n, int reg, bool is_imm, uint64_t imm,
+		       uint64_t smc_next)
+{
+	uint8_t tail[64];
+	struct em te = { tail, tail, tail + sizeof(tail), false };
+	if (is_imm) {
+		mov_imm64(&te, R10, imm);
+		mov_r11mem(&te, R10, n, false);
+	} else if (reg < 0) {
+		gs_load(&te, R10, BT_OFF_TMP2, true);
+		mov_r11mem(&te, R10, n, false);
+	} else if (reg == GPR_RSP || reg == GPR_R10 || reg == GPR_R11) {
+		gs_load(&te, R10, BT_OFF_GPR + 8 * reg, true);
+		mov_r11mem(&te, R10, n, false);
+	} else {
+		mov_r11mem(&te, reg, n, false);
+	}
+	rsp_update(&te, -n, t->m64);
+	stack_ea(t, -n);
+	site(t, x, n, false, true, true, tail, (int)(te.p - tail), smc_next);
+}
+
+static int emit_push(struct tctx *t, struct tinsn *x)
+{
+	int n = stack_width(t, x);
+	if (x->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+		uint64_t v = (uint64_t)x->op[0].imm.value.s;
+		push_value(t, x, n, 0, true, v, next_rip(t, x));
+	} else {
+		push_value(t, x, n, gpr_num(x->op[0].reg.value), false, 0, next_rip(t, x));
+	}
+	return 0;
+}
+
+static void pext_pdep_r10(struct em *e, uint32_t mask_off)
+{
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, mask_off);                           /* pext r10, r10, mask */
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xab); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, mask_off);                           /* pdep r10, r10, mask */
+}
+
+#define OFF_SYS ((uint32_t)offsetof(struct bt_cpu, rflags_sys))
+
+/* PUSH r/m: load through one probe into TMP2, push through another. */
+static int emit_pushm(struct tctx *t, struct tinsn *x)
+{
+	int n = stack_width(t, x);
+	if (emit_ea(t, x, &x->op[0]) < 0)
+		return -1;
+	uint8_t tail[32];
+	struct em te = { tail, tail, tail + sizeof(tail), false };
+	mov_r11mem(&te, R10, n, true);
+	gs_store(&te, BT_OFF_TMP2, R10);
+	site(t, x, n, true, false, false, tail, (int)(te.p - tail), next_rip(t, x));
+	push_value(t, x, n, -1, false, 0, next_rip(t, x));
+	return 0;
+}
+
+/* PUSHF: host arithmetic flags (pext/pdep keep 0xcd5, flag-free) plus the
+ * virtual system flags. */
+static int emit_pushf(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	int n = stack_width(t, x);
+	b1(e, 0x9c);                                            /* pushfq */
+	b1(e, 0x41); b1(e, 0x5a);                               /* pop r10 */
+	pext_pdep_r10(e, BT_OFF_MASKARITH);
+	gs_load(e, R11, OFF_SYS, true);
+	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x1a);     /* lea r10, [r10+r11] */
+	gs_store(e, BT_OFF_TMP2, R10);
+	push_value(t, x, n, -1, false, 0, next_rip(t, x));
+	return 0;
+}
+
+static void emit_cli(struct tctx *t)
+{
+	struct em *e = &t->e;
+	gs_load(e, R10, OFF_SYS, true);
+	pext_pdep_r10(e, BT_OFF_MASKNOTIF);
+	gs_store(e, OFF_SYS, R10);
+}
+
+/* STI: if an interrupt is already pending, let the emulator do it (it
+ * handles the shadow); otherwise just set the virtual IF. */
+static void emit_sti(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
+	mov_imm64(e, R10, (uint64_t)&t->c->vcpu->irq_pending);
+	b1(e, 0x41); b1(e, 0x0f); b1(e, 0xb6); b1(e, 0x0a);     /* movzx ecx, byte [r10] */
+	b1(e, 0xe3);
+	uint8_t *rel = e->p;
+	b1(e, 0);
+	uint8_t *from = e->p;
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	store_rip_exit(e, x->rip, BT_EXIT_EMULATE);
+	*rel = (uint8_t)(e->p - from);
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	emit_cli(t);
+	b1(e, 0x4d); b1(e, 0x8d); b1(e, 0x92); b4(e, 0x200);    /* lea r10, [r10+0x200] */
+	gs_store(e, OFF_SYS, R10);
+}
+
+static void emit_swapgs(struct tctx *t)
+{
+	struct em *e = &t->e;
+	uint32_t gsb = (uint32_t)offsetof(struct bt_cpu, seg) + SEG_GS * sizeof(struct x86_seg) +
+		       (uint32_t)offsetof(struct x86_seg, base);
+	uint32_t kgs = (uint32_t)offsetof(struct bt_cpu, kernel_gs_base);
+	gs_load(e, R10, gsb, true);
+	gs_load(e, R11, kgs, true);
+	gs_store(e, gsb, R11);
+	gs_store(e, BT_OFF_SEGBASE + 8 * SEG_GS, R11);
+	gs_store(e, kgs, R10);
+}
+
+static int emit_pop(struct tctx *t, struct tinsn *x)
+{
+	int n = stack_width(t, x);
+	int g = gpr_num(x->op[0].reg.value);
+	uint8_t tail[64];
+	struct em te = { tail, tail, tail + sizeof(tail), false };
+	if (g == GPR_RSP) {
+		if (n == 2)
+			return -1;
+		mov_r11mem(&te, R10, n, true);
+		gs_store(&te, BT_OFF_GPR + 8 * GPR_RSP, R10);
+	} else {
+		if (g == GPR_R10 || g == GPR_R11) {
+			gs_load(&te, R10, BT_OFF_GPR + 8 * g, true);
+			mov_r11mem(&te, R10, n, true);
+			gs_store(&te, BT_OFF_GPR + 8 * g, R10);
+		} else {
+			mov_r11mem(&te, g, n, true);
+		}
+		rsp_update(&te, n, t->m64);
+	}
+	stack_ea(t, 0);
+	site(t, x, n, true, false, true, tail, (int)(te.p - tail), next_rip(t, x));
+	return 0;
+}
+
+static int emit_leave(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	int n = stack_width(t, x);
+	if (n == 2 || (!t->m64 && !t->flat))
+		return -1;
+	lea_disp(e, R10, GPR_RBP, n, t->m64);
+	gs_store(e, BT_OFF_TMP2, R10);
+	mov_rr(e, R11, GPR_RBP, t->m64);
+	uint8_t tail[64];
+	struct em te = { tail, tail, tail + sizeof(tail), false };
+	mov_r11mem(&te, GPR_RBP, n, true);
+	gs_load(&te, R10, BT_OFF_TMP2, true);
+	gs_store(&te, BT_OFF_GPR + 8 * GPR_RSP, R10);
+	site(t, x, n, true, false, true, tail, (int)(te.p - tail), next_rip(t, x));
+	return 0;
+}
+
+static uint64_t branch_target(struct tctx *t, struct tinsn *x)
+{
+	uint64_t target = 0;
+	ZydisCalcAbsoluteAddress(&x->in, &x->op[0], x->rip, &target);
+	if (!t->m64)
+		target &= 0xffffffffull;
+	return target;
+}
+
+/* r11 = indirect target from operand 0 (register or memory). For memory the
+ * load goes through a site whose tail performs "mov r11, [r11]". */
+static int load_target(struct tctx *t, struct tinsn *x, uint64_t smc_next)
+{
+	struct em *e = &t->e;
+	ZydisDecodedOperand *o = &x->op[0];
+	int w = t->m64 ? 8 : 4;
+	if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		int g = gpr_num(o->reg.value);
+		if (g == GPR_RSP || g == GPR_R10 || g == GPR_R11)
+			gs_load(e, R11, BT_OFF_GPR + 8 * g, t->m64);
+		else
+			mov_rr(e, R11, g, t->m64);
+		return 0;
+	}
+	if (emit_ea(t, x, o) < 0)
+		return -1;
+	uint8_t tail[8];
+	struct em te = { tail, tail, tail + sizeof(tail), false };
+	mov_r11mem(&te, R11, w, true);
+	site(t, x, w, true, false, false, tail, (int)(te.p - tail), smc_next);
+	return 0;
+}
+
+/* Indirect branch to the guest RIP in r11: probe the jump cache of the
+ * current CPL inline (each site keeps its own host indirect jump, so the
+ * host predictor sees distinct branches), flag-free. */
+static void indirect_ex(struct tctx *t, bool chain_miss);
+static uint64_t ind_site_rip;
+static int64_t ind_site_delta;
+
+/* site_rip/delta: the branch and the RSP change it made, so a bad target
+ * can be turned into a precise #GP on the branch. */
+static void indirect(struct tctx *t, uint64_t site_rip, int64_t delta)
+{
+	ind_site_rip = site_rip;
+	ind_site_delta = delta;
+	indirect_ex(t, false);
+}
+
+/* chain_miss: a direct branch's exit stub; a miss leaves as BT_EXIT_CHAIN
+ * (with the chain record in r10 stored by the caller) so the dispatcher can
+ * patch same-page targets. */
+static void indirect_ex(struct tctx *t, bool chain_miss)
+{
+	struct em *e = &t->e;
+	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
+	b1(e, 0xc4); b1(e, 0x43); b1(e, 0xfb); b1(e, 0xf0); b1(e, 0xd3); b1(e, 4); /* rorx r10, r11, 4 */
+	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x1a);     /* lea r10, [r10+r11] */
+	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5); b1(e, 0x14);
+	b1(e, 0x25); b4(e, BT_OFF_MASKJC);                      /* pext r10, r10, jcmask */
+	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x12);     /* lea r10, [r10+r10] */
+	gs_load(e, 1, BT_OFF_JCPTR, true);                      /* mov rcx, gs:[jcptr] */
+	b1(e, 0x4e); b1(e, 0x8d); b1(e, 0x14); b1(e, 0xd1);     /* lea r10, [rcx+r10*8] */
+	b1(e, 0x49); b1(e, 0x8b); b1(e, 0x0a);                  /* mov rcx, [r10] */
+	b1(e, 0x48); b1(e, 0xf7); b1(e, 0xd1);                  /* not rcx */
+	b1(e, 0x4a); b1(e, 0x8d); b1(e, 0x4c); b1(e, 0x19); b1(e, 0x01); /* lea rcx,[rcx+r11+1] */
+	b1(e, 0xe3);
+	uint8_t *rel = e->p;
+	b1(e, 0);
+	uint8_t *miss = e->p;
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	if (!chain_miss) {
+		mov_imm64(e, R10, ind_site_rip);
+		gs_store(e, BT_OFF_INDSITE, R10);
+		gs_store_imm(e, BT_OFF_INDDELTA, (int32_t)ind_site_delta);
+	}
+	gs_store(e, BT_OFF_RIP, R11);
+	gs_store_imm(e, BT_OFF_REASON, chain_miss ? BT_EXIT_CHAIN : BT_EXIT_LOOKUP);
+	gs_jmp(e, BT_OFF_A_EXIT);
+	*rel = (uint8_t)(e->p - miss);
+	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	b1(e, 0x41); b1(e, 0xff); b1(e, 0x62); b1(e, 0x08);     /* jmp [r10+8] */
+}
+
+static void exit_chain(struct tctx *t, uint64_t target)
+{
+	jump_exit(t, 0xe9, -1, target);
+}
+
+static int emit_insn(struct tctx *t, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	switch (x->kind) {
+	case K_NOP:
+		return 0;
+	case K_GEN:
+		return emit_gen(t, x);
+	case K_LEA:
+		return emit_lea(t, x);
+	case K_PUSH:
+		return emit_push(t, x);
+	case K_POP:
+		return emit_pop(t, x);
+	case K_LEAVE:
+		return emit_leave(t, x);
+	case K_PUSHM:
+		return emit_pushm(t, x);
+	case K_PUSHF:
+		return emit_pushf(t, x);
+	case K_CLI:
+		emit_cli(t);
+		return 0;
+	case K_STI:
+		emit_sti(t, x);
+		return 0;
+	case K_SWAPGS:
+		emit_swapgs(t);
+		return 0;
+	case K_RDCR: {
+		uint32_t off;
+		switch (x->op[1].reg.value) {
+		case ZYDIS_REGISTER_CR0: off = offsetof(struct bt_cpu, cr0); break;
+		case ZYDIS_REGISTER_CR2: off = offsetof(struct bt_cpu, cr2); break;
+		case ZYDIS_REGISTER_CR3: off = offsetof(struct bt_cpu, cr3); break;
+		default: off = offsetof(struct bt_cpu, cr4); break;
+		}
+		int g = gpr_num(x->op[0].reg.value);
+		if (g == GPR_RSP || g == GPR_R10 || g == GPR_R11) {
+			gs_load(e, R10, off, true);
+			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+		} else {
+			gs_load(e, g, off, true);
+		}
+		return 0;
+	}
+	case K_RDSEG: {
+		uint32_t off = (uint32_t)offsetof(struct bt_cpu, seg) +
+			seg_of(x->op[1].reg.value) * (uint32_t)sizeof(struct x86_seg) +
+			(uint32_t)offsetof(struct x86_seg, sel);
+		if (x->op[1].reg.value == ZYDIS_REGISTER_DS)
+			off = (uint32_t)offsetof(struct bt_cpu, seg) + SEG_DS * (uint32_t)sizeof(struct x86_seg) +
+				(uint32_t)offsetof(struct x86_seg, sel);
+		int g = gpr_num(x->op[0].reg.value);
+		int dst = (g == GPR_RSP || g == GPR_R10 || g == GPR_R11) ? R10 : g;
+		b1(e, 0x65);
+		rex(e, false, dst, 0, 0, false);
+		b1(e, 0x0f); b1(e, 0xb7);                       /* movzx r32, word gs:[off] */
+		b1(e, (uint8_t)(((dst & 7) << 3) | 4));
+		b1(e, 0x25);
+		b4(e, off);
+		if (dst == R10)
+			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+		return 0;
+	}
+	case K_VERW: {
+		/* Linux issues VERW only to flush CPU buffers and ignores the
+		 * result: answer "not writable" (ZF=0) without an exit. */
+		static const uint8_t v[] = { 0x9c, 0x80, 0x24, 0x24, 0xbf, 0x9d };
+		bn(e, v, sizeof(v));
+		return 0;
+	}
+	case K_JMP:
+		exit_chain(t, branch_target(t, x));
+		return 0;
+	case K_JCC: {
+		uint8_t cc = x->in.opcode & 0xf;
+		jump_exit(t, 0x0f, 0x80 | cc, branch_target(t, x));
+		exit_chain(t, next_rip(t, x));
+		return 0;
+	}
+	case K_LOOP: {
+		/* On the 64-bit host, 0x67 selects ECX as the counter. */
+		if (x->in.address_width == 32)
+			b1(e, 0x67);
+		uint8_t opc = x->in.opcode;     /* E0..E3 */
+		b1(e, opc);
+		b1(e, 5);
+		exit_chain(t, next_rip(t, x));
+		exit_chain(t, branch_target(t, x));
+		return 0;
+	}
+	case K_CALL: {
+		int n = t->m64 ? 8 : 4;
+		uint64_t target = branch_target(t, x);
+		push_value(t, x, n, 0, true, next_rip(t, x), target);
+		exit_chain(t, target);
+		return 0;
+	}
+	case K_CALL_IND: {
+		int n = t->m64 ? 8 : 4;
+		if (load_target(t, x, next_rip(t, x)) < 0)
+			return -1;
+		gs_store(e, BT_OFF_TMP2, R11);
+		push_value(t, x, n, 0, true, next_rip(t, x), next_rip(t, x));
+		gs_load(e, R11, BT_OFF_TMP2, true);
+		indirect(t, x->rip, -n);
+		return 0;
+	}
+	case K_JMP_IND:
+		if (load_target(t, x, next_rip(t, x)) < 0)
+			return -1;
+		indirect(t, x->rip, 0);
+		return 0;
+	case K_RET: {
+		int n = t->m64 ? 8 : 4;
+		int extra = 0;
+		if (x->in.operand_count_visible && x->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			extra = (int)(x->op[0].imm.value.u & 0xffff);
+		uint8_t tail[64];
+		struct em te = { tail, tail, tail + sizeof(tail), false };
+		mov_r11mem(&te, R11, n, true);
+		rsp_update(&te, n + extra, t->m64);
+		stack_ea(t, 0);
+		site(t, x, n, true, false, true, tail, (int)(te.p - tail), next_rip(t, x));
+		indirect(t, x->rip, n + extra);
+		return 0;
+	}
+	default:
+		return -1;
+	}
+}
+
+/* ------------------------------------------------------------ block cache */
+static uint32_t hash_key(uint64_t rip, uint64_t page, uint32_t mode)
+{
+	uint64_t h = rip * 0x9e3779b97f4a7c15ull ^ (page >> 12) * 0xc2b2ae3d27d4eb4full ^ mode;
+	return (uint32_t)(h >> 40) & (BT_HASH_SIZE - 1);
+}
+
+static int64_t page_index(struct bt_cpu *c, uint64_t gpa)
+{
+	uint8_t *h = bt_gpa_host(c, gpa);
+	const struct guest_memory *m = &c->vm->mem;
+	if (!h || h < m->ram || h >= m->ram + m->ram_size)
+		return -1;
+	return (h - m->ram) >> 12;
+}
+
+void bt_flush_all(struct bt_cpu *c)
+{
+	struct bt_state *s = c->bt;
+	s->code_used = 0;
+	s->nblocks = 0;
+	s->nmap = 0;
+	s->nchains = 0;
+	s->gen++;
+	s->flushes++;
+	for (int i = 0; i < BT_HASH_SIZE; i++)
+		s->hash[i] = -1;
+	for (uint64_t i = 0; i < s->npages; i++) {
+		s->page_head[i] = -1;
+		s->page_code[i] = 0;
+	}
+	bt_tlb_flush(c);
+}
+
+static void jc_drop(struct bt_cpu *c, struct bt_block *b)
+{
+	for (int t = 0; t < 2; t++) {
+		struct bt_jce *j = &c->jc[t][bt_jc_index(b->rip)];
+		if (j->host == (uint64_t)b->code)
+			j->rip = ~0ull;
+	}
+}
+
+void bt_invalidate_page(struct bt_cpu *c, uint64_t page)
+{
+	struct bt_state *s = c->bt;
+	int64_t pi = page_index(c, page);
+	if (pi < 0)
+		return;
+	int32_t bi = s->page_head[pi];
+	while (bi >= 0) {
+		struct bt_block *b = &s->blocks[bi];
+		b->valid = false;
+		jc_drop(c, b);
+		bi = (b->page0 == page) ? b->pnext0 : b->pnext1;
+	}
+	s->page_head[pi] = -1;
+	s->page_code[pi] = 0;
+}
+
+static void register_page(struct bt_cpu *c, struct bt_block *b, int32_t bi, uint64_t page, bool second)
+{
+	struct bt_state *s = c->bt;
+	int64_t pi = page_index(c, page);
+	if (pi < 0)
+		return;
+	if (second)
+		b->pnext1 = s->page_head[pi];
+	else
+		b->pnext0 = s->page_head[pi];
+	s->page_head[pi] = bi;
+	if (!s->page_code[pi]) {
+		s->page_code[pi] = 1;
+		bt_code_page_mark(c, page);
+	}
+}
+
+/* Fetches up to 15 bytes at lin for translation; returns the count. */
+static int fetch_bytes(struct tctx *t, uint64_t lin, uint8_t *buf, uint8_t *h0, uint64_t lin0,
+		       uint64_t *page1)
+{
+	struct bt_cpu *c = t->c;
+	uint64_t off = lin - (lin0 & ~0xfffull);
+	int avail = (int)(4096 - off);
+	if (avail >= 15) {
+		memcpy(buf, h0 + off, 15);
+		return 15;
+	}
+	memcpy(buf, h0 + off, avail);
+	uint64_t g;
+	uint64_t nl = (lin0 & ~0xfffull) + 4096;
+	if (!t->m64)
+		nl &= 0xffffffffull;
+	if (bt_fetch_probe(c, nl, &g) < 0)
+		return avail;
+	uint8_t *h1 = bt_gpa_host(c, g);
+	if (!h1)
+		return avail;
+	memcpy(buf + avail, h1, 15 - avail);
+	*page1 = g & ~0xfffull;
+	return 15;
+}
+
+static void emit_stubs(struct tctx *t)
+{
+	struct em *e = &t->e;
+	struct bt_state *s = t->c->bt;
+	for (int i = 0; i < t->nstubs; i++) {
+		struct stub *st = &t->stubs[i];
+		if (st->kind == ST_SLOW) {
+			patch32(st->field, e->p);
+			if (st->tagoff)         /* r11 = lin again */
+				b1(e, 0x65), b1(e, 0x4d), b1(e, 0x03), b1(e, 0x9a), b4(e, st->tagoff);
+			else                    /* flag-free probe: r11 intact, RCX spilled */
+				gs_load(e, 1, BT_OFF_TMPRCX, true);
+			gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)st->info);
+			b1(e, 0x4c); b1(e, 0x8d); b1(e, 0x15);
+			b4(e, (uint32_t)(st->probe - (e->p + 4)));
+			gs_store(e, BT_OFF_RETRY, R10);
+			b1(e, 0x4c); b1(e, 0x8d); b1(e, 0x15);
+			b4(e, (uint32_t)(st->after - (e->p + 4)));
+			gs_store(e, BT_OFF_AFTER, R10);
+			mov_imm64(e, R10, st->rip);
+			gs_store(e, BT_OFF_RIP, R10);
+			mov_imm64(e, R10, st->next);
+			gs_store(e, BT_OFF_NEXT, R10);
+			gs_call(e, BT_OFF_A_SLOW);
+			if (s->nmap < BT_MAP_MAX) {
+				s->map[s->nmap] = (uint32_t)(e->p - e->start);
+				s->map_rip[s->nmap] = st->rip;
+				s->nmap++;
+				t->b->nmap++;
+			}
+			bn(e, st->tail, st->tail_len);
+			gs_call(e, BT_OFF_A_COMMIT);
+		} else if (st->kind == ST_EXIT) {
+			/* Unlinked direct branch: probe the jump cache (cross-page
+			 * targets stay on this path); a miss asks the dispatcher,
+			 * which links same-page targets by patching the jmp. */
+			patch32(st->field, e->p);
+			if (s->nchains < BT_CHAIN_MAX) {
+				struct bt_chainrec *cr = &s->chains[s->nchains++];
+				cr->src = (int32_t)(t->b - s->blocks);
+				cr->gen = s->gen;
+				cr->field = st->field;
+				mov_imm64(e, R11, (uint64_t)cr);
+				gs_store(e, BT_OFF_CHAIN, R11);
+			} else {
+				gs_store_imm(e, BT_OFF_CHAIN, 0);
+			}
+			uint64_t lin0 = t->m64 ? t->b->rip : ((t->b->cs_base + t->b->rip) & 0xffffffffull);
+			uint64_t tlin = t->m64 ? st->target :
+				((t->b->cs_base + st->target) & 0xffffffffull);
+			if ((tlin ^ lin0) < 4096 && ((tlin ^ lin0) & ~0xfffull) == 0) {
+				/* Same page: the dispatcher will patch the jmp. */
+				if ((int64_t)st->target == (int32_t)st->target) {
+					gs_store_imm(e, BT_OFF_RIP, (int32_t)st->target);
+				} else {
+					mov_imm64(e, R11, st->target);
+					gs_store(e, BT_OFF_RIP, R11);
+				}
+				gs_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
+				gs_jmp(e, BT_OFF_A_EXIT);
+			} else {
+				mov_imm64(e, R11, st->target);
+				indirect_ex(t, true);
+			}
+		} else if (st->kind == ST_POLL || st->kind == ST_POLL_CMP) {
+			patch32(st->field, e->p);
+			if (st->kind == ST_POLL)
+				b1(e, 0x4c), b1(e, 0x89), b1(e, 0xd1);  /* mov rcx, r10 */
+			store_rip_exit(e, st->target, BT_EXIT_POLL);
+		}
+	}
+}
+
+int bt_translate(struct bt_cpu *c, struct bt_block *b)
+{
+	struct bt_state *s = c->bt;
+	struct tctx t;
+	memset(&t, 0, sizeof(t));
+	t.c = c;
+	t.b = b;
+	t.m64 = b->mode & BT_MODE_64;
+	t.flat = b->mode & BT_MODE_FLAT;
+	t.cpl3 = (b->mode & BT_MODE_CPL_MASK) == 3;
+	if (!g_ins) {
+		g_ins = calloc(MAX_INSNS, sizeof(struct tinsn));
+		g_stubs = calloc(MAX_STUBS, sizeof(struct stub));
+		if (!g_ins || !g_stubs) {
+			bt_fail(c, "out of memory for the translator's work area");
+			return -1;
+		}
+	}
+	t.ins = g_ins;
+	t.stubs = g_stubs;
+
+	ZydisDecoder dec;
+	if (t.m64)
+		ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	else
+		ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+
+	uint64_t lin0 = t.m64 ? b->rip : ((b->cs_base + b->rip) & 0xffffffffull);
+	uint8_t *h0 = bt_gpa_host(c, b->page0);
+	if (!h0) {
+		bt_fail(c, "executing from non-RAM guest-physical address 0x%llx (rip=0x%llx)",
+			(unsigned long long)b->page0, (unsigned long long)b->rip);
+		return -1;
+	}
+	b->page1 = ~0ull;
+	uint64_t rip = b->rip;
+	bool stop_emul = false;
+	while (t.n < MAX_INSNS) {
+		uint64_t lin = t.m64 ? rip : ((b->cs_base + rip) & 0xffffffffull);
+		if ((lin & ~0xfffull) != (lin0 & ~0xfffull))
+			break;
+		struct tinsn *x = &t.ins[t.n];
+		uint64_t p1 = ~0ull;
+		memset(x->bytes, 0, sizeof(x->bytes));
+		int n = fetch_bytes(&t, lin, x->bytes, h0, lin0, &p1);
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, x->bytes, n, &x->in, x->op))) {
+			stop_emul = true;
+			break;
+		}
+		if ((lin & 0xfff) + x->in.length > 4096) {
+			if (p1 == ~0ull) {
+				stop_emul = true;
+				break;
+			}
+			b->page1 = p1;
+		}
+		x->rip = rip;
+		x->kind = classify(&t, x);
+		if (x->kind == K_EMUL) {
+			stop_emul = true;
+			break;
+		}
+		t.n++;
+		rip += x->in.length;
+		if (!t.m64)
+			rip &= 0xffffffffull;
+		if (is_terminator(x->kind) || b->page1 != ~0ull)
+			break;
+	}
+	b->ninsn = t.n;
+	if (t.n == 0) {
+		b->emulate_first = true;
+		b->code = NULL;
+		b->code_len = 0;
+		return 0;
+	}
+	liveness(&t);
+
+	t.e.start = t.e.p = s->code + s->code_used;
+	t.e.end = s->code + BT_CODE_SIZE;
+	b->code = t.e.start;
+	b->map = s->nmap;
+	b->nmap = 0;
+	struct em *e = &t.e;
+
+	/* Exit-request poll at entry: cmp/jne when the first instruction
+	 * overwrites the flags anyway, else a flag-free movzx/jrcxz. */
+	struct stub *ps = new_stub(&t, ST_POLL);
+	ps->target = b->rip;
+	if (t.ins[0].live_in == 0) {
+		b1(e, 0x65); b1(e, 0x80); b1(e, 0x3c); b1(e, 0x25); b4(e, BT_OFF_EXITREQ); b1(e, 0);
+		b1(e, 0x0f); b1(e, 0x85);                       /* jne stub */
+		ps->field = e->p;
+		ps->kind = ST_POLL_CMP;
+		b4(e, 0);
+	} else {
+		b1(e, 0x49); b1(e, 0x89); b1(e, 0xca);          /* mov r10, rcx */
+		b1(e, 0x65); b1(e, 0x0f); b1(e, 0xb6); b1(e, 0x0c); b1(e, 0x25);
+		b4(e, BT_OFF_EXITREQ);                          /* movzx ecx, byte gs:[req] */
+		b1(e, 0xe3); b1(e, 5);                          /* jrcxz +5 */
+		b1(e, 0xe9);
+		ps->field = e->p;
+		b4(e, 0);
+		b1(e, 0x4c); b1(e, 0x89); b1(e, 0xd1);          /* mov rcx, r10 */
+	}
+
+	b->body_off = (uint32_t)(e->p - e->start);
+	for (int i = 0; i < t.n; i++) {
+		struct tinsn *x = &t.ins[i];
+		if (s->nmap < BT_MAP_MAX) {
+			s->map[s->nmap] = (uint32_t)(e->p - e->start);
+			s->map_rip[s->nmap] = x->rip;
+			s->nmap++;
+			b->nmap++;
+		}
+		uint8_t *mark = e->p;
+		int nst = t.nstubs;
+		if (emit_insn(&t, x) < 0 || t.fail) {
+			/* Cannot translate this one: end the block here, emulate it. */
+			e->p = mark;
+			t.nstubs = nst;
+			t.fail = false;
+			t.n = i;
+			b->ninsn = i;
+			stop_emul = true;
+			rip = x->rip;
+			break;
+		}
+	}
+	if (t.n == 0) {
+		b->emulate_first = true;
+		b->code = NULL;
+		s->nmap = b->map;
+		b->nmap = 0;
+		return 0;
+	}
+	struct tinsn *last = &t.ins[t.n - 1];
+	if (!is_terminator(last->kind)) {
+		if (stop_emul) {
+			store_rip_exit(e, rip, BT_EXIT_EMULATE);
+		} else {
+			exit_chain(&t, rip);
+		}
+	}
+	emit_stubs(&t);
+	if (e->ovf) {
+		s->nmap = b->map;
+		return 1;               /* code cache full: caller flushes and retries */
+	}
+	b->code_len = (uint32_t)(e->p - e->start);
+	s->code_used += (b->code_len + 15) & ~15u;
+	return 0;
+}
+
+static uint32_t cur_mode(struct bt_cpu *c)
+{
+	return c->mode;
+}
+
+struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
+{
+	struct bt_state *s = c->bt;
+	(void)exit;
+	*err = 0;
+	uint32_t mode = cur_mode(c);
+	bool m64 = mode & BT_MODE_64;
+	if (!(mode & (BT_MODE_64 | BT_MODE_32))) {
+		bt_fail(c, "16-bit code (real mode or 16-bit protected mode) at cs:ip=%04x:%04llx is "
+			"not supported by the translator yet",
+			c->seg[SEG_CS].sel, (unsigned long long)c->rip);
+		*err = 1;
+		return NULL;
+	}
+	uint64_t cs_base = m64 ? 0 : c->seg[SEG_CS].base;
+	/* The jump cache is exact for the current mode and mappings (flushed
+	 * with the TLB), so a hit skips the page walk and the hash. */
+	int jt = (mode & BT_MODE_CPL_MASK) == 3;
+	unsigned ji = bt_jc_index(c->rip);
+	if (c->jc[jt][ji].rip == c->rip) {
+		int32_t bi = c->jc_blk[jt][ji];
+		if (bi >= 0 && bi < s->nblocks) {
+			struct bt_block *b = &s->blocks[bi];
+			if (b->valid && b->rip == c->rip && b->mode == mode &&
+			    (uint64_t)b->code == c->jc[jt][ji].host)
+				return b;
+		}
+	}
+	uint64_t lin = m64 ? c->rip : ((cs_base + c->rip) & 0xffffffffull);
+	uint64_t gpa;
+	if (bt_translate_lin(c, lin, BT_ACC_X, c->cpl == 3, &gpa) < 0)
+		return NULL;            /* #PF delivered; the caller loops */
+	uint64_t page = gpa & ~0xfffull;
+	uint32_t h = hash_key(c->rip, page, mode);
+	for (int32_t i = s->hash[h]; i >= 0; i = s->blocks[i].hnext) {
+		struct bt_block *b = &s->blocks[i];
+		if (b->valid && b->rip == c->rip && b->page0 == page && b->mode == mode &&
+		    b->cs_base == cs_base) {
+			if (b->page1 != ~0ull) {
+				uint64_t g1;
+				uint64_t nl = (lin & ~0xfffull) + 4096;
+				if (!m64)
+					nl &= 0xffffffffull;
+				if (bt_fetch_probe(c, nl, &g1) < 0 || (g1 & ~0xfffull) != b->page1)
+					continue;
+			}
+			return b;
+		}
+	}
+	if (s->nblocks >= BT_MAX_BLOCKS - 1 || s->code_used + (256u << 10) > BT_CODE_SIZE ||
+	    s->nmap + 4096 > BT_MAP_MAX || s->nchains + 1024 > BT_CHAIN_MAX)
+		bt_flush_all(c);
+	bt_fpu_park(c);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int32_t bi = s->nblocks;
+		struct bt_block *b = &s->blocks[bi];
+		memset(b, 0, sizeof(*b));
+		b->rip = c->rip;
+		b->cs_base = cs_base;
+		b->page0 = page;
+		b->mode = mode;
+		b->pnext0 = b->pnext1 = -1;
+		c->n.translated++;
+		int r = bt_translate(c, b);
+		if (r < 0) {
+			*err = 1;
+			return NULL;
+		}
+		if (r == 1) {
+			bt_flush_all(c);
+			continue;
+		}
+		s->nblocks++;
+		b->valid = true;
+		b->hnext = s->hash[h];
+		s->hash[h] = bi;
+		register_page(c, b, bi, page, false);
+		if (b->page1 != ~0ull)
+			register_page(c, b, bi, b->page1, true);
+		return b;
+	}
+	bt_fail(c, "a single block does not fit in the code cache");
+	*err = 1;
+	return NULL;
+}
+
+uint64_t bt_host_to_guest_rip(struct bt_cpu *c, uint64_t host_rip, bool *found)
+{
+	struct bt_state *s = c->bt;
+	*found = false;
+	uint8_t *h = (uint8_t *)host_rip;
+	if (h < s->code || h >= s->code + s->code_used)
+		return 0;
+	int32_t lo = 0, hi = s->nblocks - 1, best = -1;
+	while (lo <= hi) {
+		int32_t mid = (lo + hi) / 2;
+		struct bt_block *b = &s->blocks[mid];
+		if (!b->code || b->code <= h) {
+			if (b->code)
+				best = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	/* Blocks that are emulate-only have no code; step back to a real one. */
+	while (best >= 0 && !s->blocks[best].code)
+		best--;
+	if (best < 0)
+		return 0;
+	struct bt_block *b = &s->blocks[best];
+	if (h >= b->code + b->code_len)
+		return 0;
+	uint32_t off = (uint32_t)(h - b->code);
+	uint64_t rip = b->rip;
+	for (uint32_t i = 0; i < b->nmap; i++)
+		if (s->map[b->map + i] <= off)
+			rip = s->map_rip[b->map + i];
+	*found = true;
+	return rip;
+}

@@ -1,0 +1,206 @@
+/* The binary translator through the engine interface, with hand-assembled
+ * guest code: 64-bit loops/memory/stack/calls with identity paging, flags
+ * live across memory accesses, #DE from a natively executed DIV (precise
+ * RIP), #PF with CR2 and error code, self-modifying code, and 32-bit port
+ * I/O. No /dev/kvm needed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "loader.h"
+#include "unit.h"
+#include "vm.h"
+
+#define CODE    0x200000ull
+#define HANDLER 0x200800ull
+#define DATA    0x300000ull
+#define IDT     0x310000ull
+#define STACK   0x380000ull
+
+static int make_vm(struct vm *vm, struct vm_config *cfg)
+{
+	config_defaults(cfg);
+	cfg->mem_size = 16ull << 20;
+	cfg->serial = SERIAL_NONE;
+	if (vm_create(vm, cfg, &engine_bt) < 0) {
+		fprintf(stderr, "vm_create: %s\n", err_msg());
+		return -1;
+	}
+	return 0;
+}
+
+static void idt_gate64(struct vm *vm, int vec, uint64_t handler)
+{
+	uint8_t g[16] = { 0 };
+	uint64_t lo = (handler & 0xffff) | (0x10ull << 16) | (0x8eull << 40) |
+		      (((handler >> 16) & 0xffff) << 48);
+	uint64_t hi = handler >> 32;
+	memcpy(g, &lo, 8);
+	memcpy(g + 8, &hi, 8);
+	mem_write(&vm->mem, IDT + 16 * vec, g, 16);
+}
+
+/* 64-bit long mode, identity paging of 4 GiB (the loader's helper). */
+static int make_vm64(struct vm *vm, struct vm_config *cfg, const uint8_t *code, size_t len)
+{
+	if (make_vm(vm, cfg) < 0)
+		return -1;
+	struct vcpu_state st;
+	memset(&st, 0, sizeof(st));
+	if (loader_setup_longmode(&vm->mem, &st, CODE) < 0)
+		return -1;
+	st.gpr[GPR_RSP] = STACK;
+	st.rflags = X86_RFLAGS_FIXED;
+	st.idt.base = IDT;
+	st.idt.limit = 0xfff;
+	mem_write(&vm->mem, CODE, code, len);
+	static const uint8_t handler[] = {      /* rbx=[rsp] rsi=[rsp+8] rdi=cr2 hlt */
+		0x48, 0x8b, 0x1c, 0x24, 0x48, 0x8b, 0x74, 0x24, 0x08, 0x0f, 0x20, 0xd7, 0xf4 };
+	mem_write(&vm->mem, HANDLER, handler, sizeof(handler));
+	for (int v = 0; v < 32; v++)
+		idt_gate64(vm, v, HANDLER);
+	return engine_bt.set_state(&vm->vcpus[0], &st);
+}
+
+/* Runs until an exit that is not port I/O; returns its kind. */
+static enum exit_kind run(struct vm *vm, struct vcpu_state *st)
+{
+	struct vcpu_exit e;
+	for (int i = 0; i < 1000; i++) {
+		memset(&e, 0, sizeof(e));
+		if (engine_bt.vcpu_run(&vm->vcpus[0], &e) < 0)
+			return EXIT_KIND_MAX;
+		if (e.kind != EXIT_PIO && e.kind != EXIT_INTR)
+			break;
+	}
+	if (e.kind == EXIT_INTERNAL)
+		fprintf(stderr, "bt internal: %s\n", e.fail.why);
+	engine_bt.get_state(&vm->vcpus[0], st);
+	return e.kind;
+}
+
+static void test_bt_loop_memory_stack(void)
+{
+	/* rcx=1000; rax=sum; [DATA]=rax; push r10/pop r11; cmp; load; setz bl
+	 * (flags live across the load); call f: rdx=r11+rsi; ret; hlt */
+	static const uint8_t code[] = {
+		0x48, 0xc7, 0xc1, 0xe8, 0x03, 0x00, 0x00, 0x31, 0xc0, 0x48, 0x01, 0xc8, 0x48,
+		0xff, 0xc9, 0x75, 0xf8, 0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x30, 0x00, 0x49,
+		0xc7, 0xc2, 0x34, 0x12, 0x00, 0x00, 0x41, 0x52, 0x41, 0x5b, 0xb8, 0x03, 0x00,
+		0x00, 0x00, 0x83, 0xf8, 0x03, 0x48, 0x8b, 0x34, 0x25, 0x00, 0x00, 0x30, 0x00,
+		0x0f, 0x94, 0xc3, 0xe8, 0x01, 0x00, 0x00, 0x00, 0xf4, 0x49, 0x8d, 0x14, 0x33,
+		0xc3 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	uint64_t sum = 1000 * 1001 / 2;
+	CU_ASSERT_EQUAL(st.gpr[GPR_RSI], sum);
+	CU_ASSERT_EQUAL(*(uint64_t *)mem_gpa_to_hva(&vm.mem, DATA, 8), sum);
+	CU_ASSERT_EQUAL(st.gpr[GPR_R10], 0x1234);
+	CU_ASSERT_EQUAL(st.gpr[GPR_R11], 0x1234);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX] & 0xff, 1);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RDX], 0x1234 + sum);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RSP], STACK);
+	CU_ASSERT_EQUAL(st.rip, CODE + 61);
+	vm_destroy(&vm);
+}
+
+static void test_bt_divide_error(void)
+{
+	/* mov ecx,0; nop; mov eax,5; xor edx,edx; div ecx (at +13); hlt */
+	static const uint8_t code[] = { 0xb9, 0x00, 0x00, 0x00, 0x00, 0x90, 0xb8, 0x05, 0x00,
+					0x00, 0x00, 0x31, 0xd2, 0xf7, 0xf1, 0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX], CODE + 13);      /* faulting RIP in the frame */
+	CU_ASSERT_EQUAL(st.gpr[GPR_RSI], 0x10);           /* CS: no error code pushed */
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 5);
+	CU_ASSERT_EQUAL(st.rip, HANDLER + 13);
+	vm_destroy(&vm);
+}
+
+static void test_bt_page_fault(void)
+{
+	/* movabs rax, 4 GiB (not mapped); mov rax,[rax]; hlt */
+	static const uint8_t code[] = { 0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+					0x00, 0x48, 0x8b, 0x00, 0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX], 0);              /* error code: read, not present */
+	CU_ASSERT_EQUAL(st.gpr[GPR_RSI], CODE + 10);      /* RIP of the faulting load */
+	CU_ASSERT_EQUAL(st.gpr[GPR_RDI], 0x100000000ull); /* CR2 */
+	CU_ASSERT_EQUAL(st.cr2, 0x100000000ull);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 0x100000000ull); /* the load did not happen */
+	vm_destroy(&vm);
+}
+
+static void test_bt_self_modifying(void)
+{
+	/* ecx=2; top: mov eax,1; mov byte [rip+imm of that mov],7; dec ecx; jnz top; hlt */
+	static const uint8_t code[] = { 0xb9, 0x02, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00,
+					0x00, 0xc6, 0x05, 0xf5, 0xff, 0xff, 0xff, 0x07, 0xff,
+					0xc9, 0x75, 0xf0, 0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 7);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
+	vm_destroy(&vm);
+}
+
+static void test_bt_pio32(void)
+{
+	/* 32-bit flat, paging off: mov dx,0x3f8; mov al,'Z'; out dx,al; in al,dx;
+	 * mov ebx,eax; hlt */
+	static const uint8_t code[] = { 0x66, 0xba, 0xf8, 0x03, 0xb0, 'Z', 0xee, 0xec,
+					0x89, 0xc3, 0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm(&vm, &cfg) == 0);
+	mem_write(&vm.mem, 0x1000, code, sizeof(code));
+	struct vcpu_state st;
+	memset(&st, 0, sizeof(st));
+	x86_seg_flat_code32(&st.cs, 0x10);
+	x86_seg_flat_data(&st.ds, 0x18);
+	st.es = st.fs = st.gs = st.ss = st.ds;
+	st.cr0 = X86_CR0_PE | X86_CR0_ET;
+	st.rflags = X86_RFLAGS_FIXED;
+	st.rip = 0x1000;
+	st.gpr[GPR_RSP] = 0x8000;
+	CU_ASSERT_FATAL(engine_bt.set_state(&vm.vcpus[0], &st) == 0);
+	struct vcpu *v = &vm.vcpus[0];
+	struct vcpu_exit e;
+	CU_ASSERT_EQUAL(engine_bt.vcpu_run(v, &e), 0);
+	CU_ASSERT_EQUAL(e.kind, EXIT_PIO);
+	CU_ASSERT_EQUAL(e.io.port, 0x3f8);
+	CU_ASSERT_TRUE(e.io.is_write);
+	CU_ASSERT_EQUAL(e.io.size, 1);
+	CU_ASSERT_EQUAL(e.io.data[0], 'Z');
+	CU_ASSERT_EQUAL(engine_bt.vcpu_run(v, &e), 0);
+	CU_ASSERT_EQUAL(e.kind, EXIT_PIO);
+	CU_ASSERT_FALSE(e.io.is_write);
+	e.io.data[0] = 0xa5;
+	CU_ASSERT_EQUAL(engine_bt.vcpu_run(v, &e), 0);
+	CU_ASSERT_EQUAL(e.kind, EXIT_HLT);
+	CU_ASSERT_EQUAL(engine_bt.get_state(v, &st), 0);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX] & 0xff, 0xa5);
+	CU_ASSERT_EQUAL(st.rip, 0x1000 + sizeof(code));
+	vm_destroy(&vm);
+}
+
+UNIT_SUITE(bt,
+	UNIT_CASE(test_bt_loop_memory_stack),
+	UNIT_CASE(test_bt_divide_error),
+	UNIT_CASE(test_bt_page_fault),
+	UNIT_CASE(test_bt_self_modifying),
+	UNIT_CASE(test_bt_pio32))
