@@ -45,6 +45,7 @@ $(BUILD)/obj/%.o: %.S
 -include bench/bench.mk
 -include tests/difftest/difftest.mk
 -include vmi-abi/vmi.mk
+-include guest-patches/linux.mk
 
 # README command 1: run the built-in default guest.
 run: deps all guests
