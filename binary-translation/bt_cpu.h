@@ -50,6 +50,7 @@
 #define BT_JC_BITS        14
 #define BT_JC_SIZE        (1u << BT_JC_BITS)
 #define BT_OFF_JC         (BT_OFF_TLB + 2 * BT_TLB_SIZE * BT_TLBE_SIZE)
+#define BT_JC_FILL        4096    /* fill-list length before a flush scans all */
 
 /* Why translated code returned to the dispatcher. */
 #define BT_EXIT_CHAIN     1       /* direct branch to an unlinked target */
@@ -189,7 +190,7 @@ struct bt_cpu {
 	uint64_t insns_emulated;
 	/* Which TLB / jump-cache slots were filled since the last flush, so a
 	 * flush touches only those (a full clear costs ~10k stores). */
-	uint16_t tlb_fill[2][256];
+	uint16_t tlb_fill[2][BT_TLB_SIZE];
 	uint16_t tlb_nfill[2];
 	bool tlb_ovf[2];
 	uint8_t tlb_g[2][BT_TLB_SIZE];  /* entry maps a global page */
@@ -200,9 +201,10 @@ struct bt_cpu {
 		uint64_t translated, flush_full, flush_cr3, invlpg, irqs;
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
-	uint16_t jc_fill[2][1024];
+	uint16_t jc_fill[2][BT_JC_FILL];
 	uint16_t jc_nfill[2];
 	bool jc_ovf[2];
+	bool jc_user0;                  /* the CPL0 table holds user-half RIPs */
 };
 
 /* Per-VM translation state: code cache, blocks, hash, page lists. */

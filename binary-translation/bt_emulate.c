@@ -881,8 +881,13 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		bt_emul_hist[d->in.mnemonic]++;
 	{
 		static int traced;
-		const char *tm = getenv("VMLITE_BT_TRACE");
-		if (tm && bt_emul_hist[d->in.mnemonic] > 200000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
+		static const char *tm;
+		static bool tm_read;
+		if (!tm_read) {
+			tm = getenv("VMLITE_BT_TRACE");
+			tm_read = true;
+		}
+		if (tm && bt_emul_hist[d->in.mnemonic] > 60000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
 			traced++;
 			fprintf(stderr, "bt trace: rip=%llx bytes", (unsigned long long)c->rip);
 			for (int i = 0; i < d->len; i++)

@@ -71,7 +71,7 @@ static void tlb_kill(struct bt_cpu *c, int t, unsigned i)
 
 static void tlb_note(struct bt_cpu *c, int t, unsigned i)
 {
-	if (c->tlb_nfill[t] < 256)
+	if (c->tlb_nfill[t] < BT_TLB_SIZE)
 		c->tlb_fill[t][c->tlb_nfill[t]++] = (uint16_t)i;
 	else
 		c->tlb_ovf[t] = true;
@@ -80,8 +80,10 @@ static void tlb_note(struct bt_cpu *c, int t, unsigned i)
 void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host)
 {
 	unsigned i = bt_jc_index(rip);
+	if (t == 0 && rip < 0xffff800000000000ull)
+		c->jc_user0 = true;
 	if (c->jc[t][i].rip == ~0ull) {
-		if (c->jc_nfill[t] < 1024)
+		if (c->jc_nfill[t] < BT_JC_FILL)
 			c->jc_fill[t][c->jc_nfill[t]++] = (uint16_t)i;
 		else
 			c->jc_ovf[t] = true;
@@ -101,7 +103,7 @@ static void jc_filter(struct bt_cpu *c, int t, bool (*drop)(uint64_t, uint64_t),
 				continue;
 			if (!drop || drop(c->jc[t][i].rip, arg))
 				c->jc[t][i].rip = ~0ull;
-			else if (c->jc_nfill[t] < 1024)
+			else if (c->jc_nfill[t] < BT_JC_FILL)
 				c->jc_fill[t][c->jc_nfill[t]++] = (uint16_t)i;
 			else
 				c->jc_ovf[t] = true;
@@ -182,6 +184,7 @@ void bt_tlb_flush(struct bt_cpu *c)
 	}
 	c->tlb_large = false;
 	bt_flush_jc(c);
+	c->jc_user0 = false;
 }
 
 static bool user_half(uint64_t rip, uint64_t arg)
@@ -202,7 +205,10 @@ void bt_tlb_flush_cr3(struct bt_cpu *c)
 		return;
 	}
 	tlb_filter(c, true, 0, 0);
-	jc_filter(c, 0, user_half, 0);
+	if (c->jc_user0) {
+		jc_filter(c, 0, user_half, 0);
+		c->jc_user0 = false;
+	}
 	jc_filter(c, 1, NULL, 0);
 }
 
@@ -225,8 +231,11 @@ void bt_tlb_invlpg(struct bt_cpu *c, uint64_t lin)
 			tlb_kill(c, t, i);
 		}
 	}
-	jc_filter(c, 0, same_page, page);
-	jc_filter(c, 1, same_page, page);
+	bool user = page < 0xffff800000000000ull || !(c->efer & X86_EFER_LMA);
+	if (!user || c->jc_user0)
+		jc_filter(c, 0, same_page, page);
+	if (user)
+		jc_filter(c, 1, same_page, page);
 }
 
 static uint64_t pt_read(struct bt_cpu *c, uint64_t gpa, bool wide, uint8_t **where)
