@@ -205,6 +205,10 @@ struct bt_cpu {
 	uint16_t jc_nfill[2];
 	bool jc_ovf[2];
 	bool jc_user0;                  /* the CPL0 table holds user-half RIPs */
+	uint64_t jc_bloom[2][64];       /* pages that may have jump-cache entries */
+	uint16_t tlb_big[2][64];        /* entries that came from large pages */
+	uint8_t tlb_nbig[2];
+	bool tlb_big_ovf[2];
 };
 
 /* Per-VM translation state: code cache, blocks, hash, page lists. */
