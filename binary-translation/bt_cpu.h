@@ -37,6 +37,7 @@
 #define BT_OFF_MASKBIT    0x190   /* 0xf, 0x1f, 0x3f: bit offsets of BT* m16/32/64 */
 #define BT_OFF_INDSITE    0x1a8   /* guest RIP of the indirect branch that missed */
 #define BT_OFF_INDDELTA   0x1b0   /* RSP change it made (undone if the target is bad) */
+#define BT_OFF_SAVEDFL    0x1b8   /* guest flags saved by a flag-clobbering probe */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       10
@@ -65,6 +66,7 @@
 #define BT_SI_READ        0x200
 #define BT_SI_FLAGSPUSHED 0x400
 #define BT_SI_STACK       0x800
+#define BT_SI_FLAGSSAVED  0x1000  /* gs:[SAVEDFL] holds the flags before the probe */
 
 #ifndef __ASSEMBLER__
 #include <stdbool.h>
@@ -137,7 +139,8 @@ struct bt_cpu {
 	uint64_t mask_notif, mask_arith;
 	uint64_t mask_bit[3];
 	uint64_t ind_site, ind_delta;
-	uint8_t pad1[BT_OFF_TLB - 0x1b8];
+	uint64_t saved_flags;
+	uint8_t pad1[BT_OFF_TLB - 0x1c0];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */
@@ -233,6 +236,7 @@ struct bt_state {
 	struct bt_chainrec *chains;
 	uint32_t nchains;
 	uint32_t gen;           /* bumped on full flush */
+	bool precise_flags;     /* VMLITE_BT_PRECISE_FLAGS=1: exact flags in fault frames */
 	uint64_t flushes;
 };
 

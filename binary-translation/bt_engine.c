@@ -51,6 +51,7 @@ _Static_assert(offsetof(struct bt_cpu, mask_arith) == BT_OFF_MASKARITH, "layout"
 _Static_assert(offsetof(struct bt_cpu, mask_bit) == BT_OFF_MASKBIT, "layout");
 _Static_assert(offsetof(struct bt_cpu, ind_site) == BT_OFF_INDSITE, "layout");
 _Static_assert(offsetof(struct bt_cpu, ind_delta) == BT_OFF_INDDELTA, "layout");
+_Static_assert(offsetof(struct bt_cpu, saved_flags) == BT_OFF_SAVEDFL, "layout");
 _Static_assert(offsetof(struct bt_cpu, jc) == BT_OFF_JC, "layout");
 _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");
 
@@ -251,6 +252,8 @@ static int bt_vm_create(struct vm *vm)
 	}
 	for (int i = 0; i < BT_HASH_SIZE; i++)
 		s->hash[i] = -1;
+	const char *pf = getenv("VMLITE_BT_PRECISE_FLAGS");
+	s->precise_flags = pf && *pf && *pf != '0';
 	for (uint64_t i = 0; i <= s->npages; i++)
 		s->page_head[i] = -1;
 	install_signals();
