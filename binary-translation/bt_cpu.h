@@ -67,6 +67,7 @@
 #define BT_SI_FLAGSPUSHED 0x400
 #define BT_SI_STACK       0x800
 #define BT_SI_FLAGSSAVED  0x1000  /* gs:[SAVEDFL] holds the flags before the probe */
+#define BT_SI_ALIGN16     0x2000  /* legacy SSE m128: misaligned is #GP before paging */
 
 #ifndef __ASSEMBLER__
 #include <stdbool.h>

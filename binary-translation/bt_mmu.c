@@ -567,6 +567,10 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 	}
 	if (!(c->mode & BT_MODE_64))
 		lin &= 0xffffffffull;
+	if ((info & BT_SI_ALIGN16) && (lin & 15)) {
+		bt_raise(c, 13, true, 0);
+		return 2;
+	}
 	unsigned off = lin & 0xfff;
 	uint64_t gpa0, gpa1;
 	bool wr0, wr1, rom;

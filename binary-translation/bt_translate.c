@@ -68,6 +68,7 @@ struct tctx {
 };
 
 static struct tinsn *g_ins;
+static bool site_align16;     /* next site(): legacy SSE operand that must be aligned */
 static struct stub *g_stubs;
 
 /* ---------------------------------------------------------------- emitter */
@@ -540,7 +541,8 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	s->after = e->p;
 	s->tagoff = flagfree ? 0 : tag;
 	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) | (stack ? BT_SI_STACK : 0) |
-		  (save_flags ? BT_SI_FLAGSSAVED : 0);
+		  (save_flags ? BT_SI_FLAGSSAVED : 0) | (site_align16 ? BT_SI_ALIGN16 : 0);
+	site_align16 = false;
 	s->rip = x->rip;
 	s->next = next;
 	if (tail_len > (int)sizeof(s->tail))
@@ -828,7 +830,18 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	bool rd = mo->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
 	bool wr = mo->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
-	site(t, x, mo->size / 8, rd, wr, false, tail, tl, next_rip(t, x));
+	ZydisMnemonic mn = in->mnemonic;
+	site_align16 = in->encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY && mo->size == 128 &&
+		(in->meta.category == ZYDIS_CATEGORY_SSE || in->meta.category == ZYDIS_CATEGORY_AES ||
+		 in->meta.category == ZYDIS_CATEGORY_PCLMULQDQ || in->meta.category == ZYDIS_CATEGORY_SHA ||
+		 in->meta.category == ZYDIS_CATEGORY_LOGICAL_FP || in->meta.category == ZYDIS_CATEGORY_BLEND ||
+		 in->meta.category == ZYDIS_CATEGORY_GFNI) &&
+		mn != ZYDIS_MNEMONIC_MOVUPS && mn != ZYDIS_MNEMONIC_MOVUPD && mn != ZYDIS_MNEMONIC_MOVDQU &&
+		mn != ZYDIS_MNEMONIC_LDDQU && mn != ZYDIS_MNEMONIC_PCMPESTRI && mn != ZYDIS_MNEMONIC_PCMPESTRM &&
+		mn != ZYDIS_MNEMONIC_PCMPISTRI && mn != ZYDIS_MNEMONIC_PCMPISTRM;
+	/* SS-relative operands (RSP/RBP base) raise #SS, not #GP, when non-canonical. */
+	site(t, x, mo->size / 8, rd, wr, mo->mem.segment == ZYDIS_REGISTER_SS, tail, tl,
+	     next_rip(t, x));
 	return 0;
 }
 
