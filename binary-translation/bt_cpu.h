@@ -37,7 +37,6 @@
 #define BT_OFF_MASKBIT    0x190   /* 0xf, 0x1f, 0x3f: bit offsets of BT* m16/32/64 */
 #define BT_OFF_INDSITE    0x1a8   /* guest RIP of the indirect branch that missed */
 #define BT_OFF_INDDELTA   0x1b0   /* RSP change it made (undone if the target is bad) */
-#define BT_OFF_SAVEDFL    0x1b8   /* guest flags saved by a flag-clobbering probe */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       10
@@ -66,7 +65,6 @@
 #define BT_SI_READ        0x200
 #define BT_SI_FLAGSPUSHED 0x400
 #define BT_SI_STACK       0x800
-#define BT_SI_FLAGSSAVED  0x1000  /* gs:[SAVEDFL] holds the flags before the probe */
 #define BT_SI_ALIGN16     0x2000  /* legacy SSE m128: misaligned is #GP before paging */
 
 #ifndef __ASSEMBLER__
@@ -140,8 +138,7 @@ struct bt_cpu {
 	uint64_t mask_notif, mask_arith;
 	uint64_t mask_bit[3];
 	uint64_t ind_site, ind_delta;
-	uint64_t saved_flags;
-	uint8_t pad1[BT_OFF_TLB - 0x1c0];
+	uint8_t pad1[BT_OFF_TLB - 0x1b8];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */

@@ -51,7 +51,6 @@ _Static_assert(offsetof(struct bt_cpu, mask_arith) == BT_OFF_MASKARITH, "layout"
 _Static_assert(offsetof(struct bt_cpu, mask_bit) == BT_OFF_MASKBIT, "layout");
 _Static_assert(offsetof(struct bt_cpu, ind_site) == BT_OFF_INDSITE, "layout");
 _Static_assert(offsetof(struct bt_cpu, ind_delta) == BT_OFF_INDDELTA, "layout");
-_Static_assert(offsetof(struct bt_cpu, saved_flags) == BT_OFF_SAVEDFL, "layout");
 _Static_assert(offsetof(struct bt_cpu, jc) == BT_OFF_JC, "layout");
 _Static_assert(sizeof(struct bt_tlbe) == BT_TLBE_SIZE, "layout");
 

@@ -553,8 +553,6 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 	if (size == 0)
 		size = 1;
 	c->n.slow++;
-	if (info & BT_SI_FLAGSSAVED)
-		c->flags = c->saved_flags & 0xcd5;
 	c->bounce_kind = 0;
 	c->bounce_write = write;
 	c->bounce_smc_exit = false;

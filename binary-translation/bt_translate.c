@@ -487,8 +487,9 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 		 const uint8_t *tail, int tail_len, uint64_t next)
 {
 	struct em *e = &t->e;
-	bool flagfree = x->live_in != 0;
-	bool save_flags = !flagfree && t->c->bt->precise_flags;
+	/* Precise mode never clobbers flags, even where they are dead: a fault
+	 * on a later access in the dead region must still see them. */
+	bool flagfree = x->live_in != 0 || t->c->bt->precise_flags;
 	uint8_t *probe = e->p;
 	uint32_t tag = tlb_base(t) + (wr ? BT_TLBE_TAG_W : BT_TLBE_TAG_R);
 	if (size == 0)
@@ -516,14 +517,6 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 		b4(e, tlb_base(t) + BT_TLBE_ADDEND);                    /* mov r10, addend */
 		lea_r11_r10(e, true);
 	} else {
-		/* Precise mode keeps the flags for the exception frame in case
-		 * this access faults (they are dead only if it completes). It
-		 * costs ~35% on tight memory loops, so it is opt-in. */
-		if (save_flags) {
-			b1(e, 0x9c);                            /* pushfq */
-			b1(e, 0x65); b1(e, 0x8f); b1(e, 0x04); b1(e, 0x25);
-			b4(e, BT_OFF_SAVEDFL);                  /* pop qword gs:[saved] */
-		}
 		static const uint8_t p1[] = { 0x4d, 0x89, 0xda, 0x49, 0xc1, 0xea, 0x07, 0x41, 0x81, 0xe2 };
 		bn(e, p1, sizeof(p1));
 		b4(e, (BT_TLB_SIZE - 1) << 5);
@@ -541,7 +534,7 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	s->after = e->p;
 	s->tagoff = flagfree ? 0 : tag;
 	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) | (stack ? BT_SI_STACK : 0) |
-		  (save_flags ? BT_SI_FLAGSSAVED : 0) | (site_align16 ? BT_SI_ALIGN16 : 0);
+		  (site_align16 ? BT_SI_ALIGN16 : 0);
 	site_align16 = false;
 	s->rip = x->rip;
 	s->next = next;
@@ -1562,7 +1555,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	 * overwrites the flags anyway, else a flag-free movzx/jrcxz. */
 	struct stub *ps = new_stub(&t, ST_POLL);
 	ps->target = b->rip;
-	if (t.ins[0].live_in == 0) {
+	if (t.ins[0].live_in == 0 && !s->precise_flags) {
 		b1(e, 0x65); b1(e, 0x80); b1(e, 0x3c); b1(e, 0x25); b4(e, BT_OFF_EXITREQ); b1(e, 0);
 		b1(e, 0x0f); b1(e, 0x85);                       /* jne stub */
 		ps->field = e->p;
