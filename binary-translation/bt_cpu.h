@@ -66,6 +66,7 @@
 #define BT_SI_FLAGSPUSHED 0x400
 #define BT_SI_STACK       0x800
 #define BT_SI_ALIGN16     0x2000  /* legacy SSE m128: misaligned is #GP before paging */
+#define BT_SI_ALIGN32     0x4000  /* VMOVDQA/VMOVAPS... ymm: 32-byte alignment */
 
 #ifndef __ASSEMBLER__
 #include <stdbool.h>

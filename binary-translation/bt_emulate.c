@@ -1010,6 +1010,18 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		}
 		break;
 	}
+	case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_MOVSXD: {
+		/* Only forms the translator could not re-encode (a high-byte
+		 * source with a displaced destination). */
+		if (op_read(ep, 1, &v) < 0)
+			return 0;
+		int sb = e.op[1].size;
+		if (mn != ZYDIS_MNEMONIC_MOVZX && sb < 64)
+			v = (uint64_t)(((int64_t)(v << (64 - sb))) >> (64 - sb));
+		if (op_write(ep, 0, v) < 0)
+			return 0;
+		break;
+	}
 	case ZYDIS_MNEMONIC_CLTS:
 		if (!need_cpl0(ep))
 			return 0;

@@ -565,7 +565,7 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 	}
 	if (!(c->mode & BT_MODE_64))
 		lin &= 0xffffffffull;
-	if ((info & BT_SI_ALIGN16) && (lin & 15)) {
+	if (((info & BT_SI_ALIGN16) && (lin & 15)) || ((info & BT_SI_ALIGN32) && (lin & 31))) {
 		bt_raise(c, 13, true, 0);
 		return 2;
 	}

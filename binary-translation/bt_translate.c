@@ -68,7 +68,7 @@ struct tctx {
 };
 
 static struct tinsn *g_ins;
-static bool site_align16;     /* next site(): legacy SSE operand that must be aligned */
+static unsigned site_align;    /* next site(): required alignment (0, 16, 32) for #GP priority */
 static struct stub *g_stubs;
 
 /* ---------------------------------------------------------------- emitter */
@@ -534,8 +534,8 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	s->after = e->p;
 	s->tagoff = flagfree ? 0 : tag;
 	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) | (stack ? BT_SI_STACK : 0) |
-		  (site_align16 ? BT_SI_ALIGN16 : 0);
-	site_align16 = false;
+		  (site_align == 16 ? BT_SI_ALIGN16 : site_align == 32 ? BT_SI_ALIGN32 : 0);
+	site_align = 0;
 	s->rip = x->rip;
 	s->next = next;
 	if (tail_len > (int)sizeof(s->tail))
@@ -824,14 +824,23 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	bool rd = mo->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
 	bool wr = mo->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
 	ZydisMnemonic mn = in->mnemonic;
-	site_align16 = in->encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY && mo->size == 128 &&
-		(in->meta.category == ZYDIS_CATEGORY_SSE || in->meta.category == ZYDIS_CATEGORY_AES ||
-		 in->meta.category == ZYDIS_CATEGORY_PCLMULQDQ || in->meta.category == ZYDIS_CATEGORY_SHA ||
-		 in->meta.category == ZYDIS_CATEGORY_LOGICAL_FP || in->meta.category == ZYDIS_CATEGORY_BLEND ||
-		 in->meta.category == ZYDIS_CATEGORY_GFNI) &&
-		mn != ZYDIS_MNEMONIC_MOVUPS && mn != ZYDIS_MNEMONIC_MOVUPD && mn != ZYDIS_MNEMONIC_MOVDQU &&
-		mn != ZYDIS_MNEMONIC_LDDQU && mn != ZYDIS_MNEMONIC_PCMPESTRI && mn != ZYDIS_MNEMONIC_PCMPESTRM &&
-		mn != ZYDIS_MNEMONIC_PCMPISTRI && mn != ZYDIS_MNEMONIC_PCMPISTRM;
+	bool xmm = false;
+	for (int i = 0; i < in->operand_count_visible; i++)
+		if (x->op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    ZydisRegisterGetClass(x->op[i].reg.value) == ZYDIS_REGCLASS_XMM)
+			xmm = true;
+	if (in->encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY && mo->size == 128 && xmm &&
+	    mn != ZYDIS_MNEMONIC_MOVUPS && mn != ZYDIS_MNEMONIC_MOVUPD && mn != ZYDIS_MNEMONIC_MOVDQU &&
+	    mn != ZYDIS_MNEMONIC_LDDQU && mn != ZYDIS_MNEMONIC_PCMPESTRI &&
+	    mn != ZYDIS_MNEMONIC_PCMPESTRM && mn != ZYDIS_MNEMONIC_PCMPISTRI &&
+	    mn != ZYDIS_MNEMONIC_PCMPISTRM && in->meta.category != ZYDIS_CATEGORY_SHA)
+		site_align = 16;
+	if (in->encoding == ZYDIS_INSTRUCTION_ENCODING_VEX &&
+	    (mn == ZYDIS_MNEMONIC_VMOVDQA || mn == ZYDIS_MNEMONIC_VMOVAPS ||
+	     mn == ZYDIS_MNEMONIC_VMOVAPD || mn == ZYDIS_MNEMONIC_VMOVNTDQ ||
+	     mn == ZYDIS_MNEMONIC_VMOVNTPS || mn == ZYDIS_MNEMONIC_VMOVNTPD ||
+	     mn == ZYDIS_MNEMONIC_VMOVNTDQA))
+		site_align = mo->size == 256 ? 32 : 16;
 	/* SS-relative operands (RSP/RBP base) raise #SS, not #GP, when non-canonical. */
 	site(t, x, mo->size / 8, rd, wr, mo->mem.segment == ZYDIS_REGISTER_SS, tail, tl,
 	     next_rip(t, x));
