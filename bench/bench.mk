@@ -52,3 +52,20 @@ guests: $(VMBENCH)
 
 bench-native: $(VMBENCH)
 	@bash bench/native/run-native.sh $(VMBENCH)
+
+# ---- the benchmark matrix (bench/vmlite-bench, see bench/README.md) --------
+#   make bench         full matrix: N=5 runs per cell, self-calibrated counts
+#   make bench-quick   small N and counts, a few minutes; fails when a cell has
+#                      neither a number nor an explicit n/a reason
+# BENCH_ARGS passes extra options (e.g. BENCH_ARGS='--configs native,qemu').
+-include tests/guests-bench/guests-bench.mk
+
+.PHONY: bench bench-quick bench-deps
+bench-deps: $(BUILD)/vmlite $(VMBENCH) guests $(BENCH_GUEST_TARGETS)
+
+bench: bench-deps
+	@python3 bench/vmlite-bench $(BENCH_ARGS)
+
+bench-quick: bench-deps
+	@python3 bench/vmlite-bench --self-test
+	@python3 bench/vmlite-bench --quick $(BENCH_ARGS)

@@ -326,6 +326,18 @@ int bt_far_transfer(struct bt_cpu *c, uint16_t sel, uint64_t off, bool call, int
 int bt_emulate(struct bt_cpu *c, struct vcpu_exit *exit);
 int bt_io_complete(struct bt_cpu *c);
 
+/* Wrappers of the emulator's CR/MSR paths for bt_vmi.c (0 or -1). */
+int bt_emu_cr_read(struct bt_cpu *c, int n, uint64_t *v);
+int bt_emu_cr_write(struct bt_cpu *c, int n, uint64_t v);
+int bt_emu_msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v);
+int bt_emu_msr_write(struct bt_cpu *c, uint32_t msr, uint64_t v);
+
+/* bt_vmi.c: the VMI ABI (VMCALL callout, MSRs, struct vmi_ops). */
+struct vmi_ops;
+extern const struct vmi_ops bt_vmi_ops;
+int bt_vmi_call(struct bt_cpu *c, uint64_t next_rip, struct vcpu_exit *x);
+int bt_vmi_msr(struct bt_cpu *c, bool write, uint32_t msr, uint64_t *val);
+
 /* bt_translate.c */
 int bt_translate(struct bt_cpu *c, struct bt_block *b);
 struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err);

@@ -240,9 +240,15 @@ static void emu_cpuid(struct bt_cpu *c)
 	uint32_t maxb[4], maxe[4];
 	host_cpuid(0, 0, maxb);
 	host_cpuid(0x80000000, 0, maxe);
-	if ((leaf & 0xffff0000u) == 0x40000000u) {
-		/* Hypervisor leaves belong to the VMI ABI (vmi_cpuid) once the
-		 * core wires it up; until then none are published. */
+	/* The VMI leaves take 0x40000000 when offered; ours move one step up. */
+	uint32_t own = c->vm->vmi.cfg.enabled ? 0x40000100 : 0x40000000;
+	if (vmi_cpuid(&c->vm->vmi, leaf, sub, r)) {
+		/* r is the answer */
+	} else if (leaf == own) {
+		r[0] = own;
+		r[1] = 0x696c6d76;      /* "vmlitevmlite" */
+		r[2] = 0x6d766574;
+		r[3] = 0x6574696c;
 	} else if (leaf < 0x80000000 && leaf <= (maxb[0] < 0xd ? maxb[0] : 0xd)) {
 		host_cpuid(leaf, sub, r);
 		switch (leaf) {
@@ -329,6 +335,9 @@ static bool lapic_msr(uint32_t msr)
 
 static int msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v)
 {
+	int vr = bt_vmi_msr(c, false, msr, v);
+	if (vr <= 0)
+		return vr;
 	if (lapic_msr(msr) && lapic_get(c->vm, c->vcpu->id)) {
 		bt_fpu_park(c);
 		int r = lapic_msr_read(c->vcpu, msr, v);
@@ -364,6 +373,9 @@ static int msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v)
 
 static int msr_write(struct bt_cpu *c, uint32_t msr, uint64_t v)
 {
+	int vr = bt_vmi_msr(c, true, msr, &v);
+	if (vr <= 0)
+		return vr;
 	if (lapic_msr(msr) && lapic_get(c->vm, c->vcpu->id)) {
 		bt_fpu_park(c);
 		int r = lapic_msr_write(c->vcpu, msr, v);
@@ -1473,6 +1485,9 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		}
 		break;
 	}
+	case ZYDIS_MNEMONIC_VMCALL:
+		/* The VMI transport under translation (SPEC 6.5). */
+		return bt_vmi_call(c, e.next, x);
 	case ZYDIS_MNEMONIC_XSETBV: {
 		/* The guest's XCR0 only gates what it may enable; the host
 		 * keeps every component live for it. */
@@ -1493,7 +1508,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 	case ZYDIS_MNEMONIC_MONITOR: case ZYDIS_MNEMONIC_MWAIT:
 	case ZYDIS_MNEMONIC_XSAVE: case ZYDIS_MNEMONIC_XRSTOR: case ZYDIS_MNEMONIC_XSAVEOPT:
 	case ZYDIS_MNEMONIC_RDPKRU: case ZYDIS_MNEMONIC_WRPKRU: case ZYDIS_MNEMONIC_RDPMC:
-	case ZYDIS_MNEMONIC_VMCALL: case ZYDIS_MNEMONIC_VMMCALL:
+	case ZYDIS_MNEMONIC_VMMCALL:
 	case ZYDIS_MNEMONIC_RDFSBASE: case ZYDIS_MNEMONIC_RDGSBASE:
 	case ZYDIS_MNEMONIC_WRFSBASE: case ZYDIS_MNEMONIC_WRGSBASE:
 		/* Hidden by CPUID: a guest that uses them anyway gets #UD. */
@@ -1505,4 +1520,27 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 	}
 	c->rip = e.next;
 	return 0;
+}
+
+int bt_emu_cr_read(struct bt_cpu *c, int n, uint64_t *v)
+{
+	if (n != 0 && n != 2 && n != 3 && n != 4 && n != 8)
+		return -1;
+	*v = cr_read(c, n);
+	return 0;
+}
+
+int bt_emu_cr_write(struct bt_cpu *c, int n, uint64_t v)
+{
+	return cr_write(c, n, v);
+}
+
+int bt_emu_msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v)
+{
+	return msr_read(c, msr, v);
+}
+
+int bt_emu_msr_write(struct bt_cpu *c, uint32_t msr, uint64_t v)
+{
+	return msr_write(c, msr, v);
 }

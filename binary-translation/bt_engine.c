@@ -322,6 +322,7 @@ static int bt_vcpu_create(struct vcpu *v)
 	struct vcpu_state st;
 	x86_state_reset(&st);
 	v->priv = c;
+	v->vmi.ops = &bt_vmi_ops;
 	/* Power-on state until the loader's state arrives. */
 	for (int i = 0; i < GPR_COUNT; i++)
 		c->gpr[i] = st.gpr[i];

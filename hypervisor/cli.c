@@ -17,6 +17,7 @@ void config_defaults(struct vm_config *c)
 	c->mem_size = CONFIG_DEFAULT_MEM;
 	c->cpus = 1;
 	c->serial = SERIAL_STDIO;
+	vmi_config_default(&c->vmi);
 }
 
 void cli_usage(FILE *out)
@@ -50,7 +51,10 @@ void cli_run_usage(FILE *out)
 		"  --disk path=FILE[,readonly=on]\n"
 		"                           raw disk image as a virtio-blk device (repeatable, up to %d)\n"
 		"  --on-reboot exit|restart what a guest reboot does (default exit, status 4)\n"
-		"  --stats                  print exit counters when the guest stops\n"
+		"  --vmi on|off             offer the VMI paravirtual ABI to the guest (default on;\n"
+		"                           off: no VMI CPUID leaves, the VMI MSRs raise #GP)\n"
+		"  --vmi-version MAJ.MIN    VMI ABI version offered (default and highest: %u.%u)\n"
+		"  --stats                  print exit and VMI call counters when the guest stops\n"
 		"  -v, --verbose            explain engine choice and device activity on stderr\n"
 		"  -h, --help               show this help\n"
 		"\n"
@@ -62,7 +66,7 @@ void cli_run_usage(FILE *out)
 		"\n"
 		"console: with --serial stdio, keyboard input goes to COM1; Ctrl-A x quits,\n"
 		"  Ctrl-A Ctrl-A sends a literal Ctrl-A\n",
-		CONFIG_MAX_CPUS, CONFIG_MAX_DISKS);
+		CONFIG_MAX_CPUS, CONFIG_MAX_DISKS, VMI_VERSION_MAJOR, VMI_VERSION_MINOR);
 }
 
 static int check_file(const char *flag, const char *path)
@@ -107,7 +111,8 @@ static int parse_cpus(const char *v, int *out)
 }
 
 enum opt_id { OPT_ENGINE = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY,
-	      OPT_CPUS, OPT_SERIAL, OPT_STATS, OPT_DISK, OPT_ON_REBOOT };
+	      OPT_CPUS, OPT_SERIAL, OPT_STATS, OPT_DISK, OPT_ON_REBOOT, OPT_VMI,
+	      OPT_VMI_VERSION };
 
 /* "path=FILE[,readonly=on|off]" or a bare FILE. Splits in place: argv is ours. */
 static int parse_disk(char *v, struct vm_config *cfg)
@@ -137,6 +142,20 @@ static int parse_disk(char *v, struct vm_config *cfg)
 	return 0;
 }
 
+/* The version and on/off are independent settings: "--vmi off" wins over
+ * any --vmi-version, in either order, so a script can append "--vmi off". */
+static int parse_vmi_version(const char *arg, struct vmi_config *vmi)
+{
+	bool enabled = vmi->enabled;
+	if (!strcmp(arg, "off"))
+		return err_set("--vmi-version off: use --vmi off to remove the ABI, or give "
+			       "MAJOR.MINOR such as 1.0");
+	if (vmi_config_parse_version(vmi, arg) < 0)
+		return -1;
+	vmi->enabled = enabled;
+	return 0;
+}
+
 static const struct option run_opts[] = {
 	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -148,6 +167,8 @@ static const struct option run_opts[] = {
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+	{ "vmi", required_argument, NULL, OPT_VMI },
+	{ "vmi-version", required_argument, NULL, OPT_VMI_VERSION },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -181,6 +202,12 @@ static int parse_one(int c, const char *arg, struct vm_config *cfg)
 			return err_set("--on-reboot %s: expected exit or restart", arg);
 		cfg->on_reboot_restart = !strcmp(arg, "restart");
 		return 0;
+	case OPT_VMI:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			return err_set("--vmi %s: expected on or off", arg);
+		cfg->vmi.enabled = !strcmp(arg, "on");
+		return 0;
+	case OPT_VMI_VERSION: return parse_vmi_version(arg, &cfg->vmi);
 	case 'v': cfg->verbose = true; return 0;
 	default: return err_set("internal: unhandled option %d", c);
 	}

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmi/vmi_host.h"
+
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
 #define CONFIG_MAX_DISKS 4
@@ -28,6 +30,7 @@ struct vm_config {
 	bool on_reboot_restart;         /* --on-reboot restart (default: exit) */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	int ndisks;
+	struct vmi_config vmi;            /* --vmi on|off, --vmi-version MAJ.MIN */
 };
 
 #define CONFIG_DEFAULT_MEM  (256ull << 20)

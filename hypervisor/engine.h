@@ -33,6 +33,16 @@ struct vcpu_exit {
 			bool is_write;
 			uint8_t *data;
 		} mmio;
+		/* EXIT_HYPERCALL: a VMI call stub trapped (vmi-abi/SPEC.md 6.5).
+		 * The core runs vmi_dispatch() and stores the outcome (VMI_DONE
+		 * or VMI_TRAP_UD) and RAX/RDX through the engine-owned pointers;
+		 * the engine applies them on the next vcpu_run(). */
+		struct {
+			uint64_t nr;            /* RAX: the call number */
+			uint64_t args[6];       /* RDI, RSI, RDX, R10, R8, R9 */
+			uint64_t *ret;          /* [2]: RAX, RDX */
+			int *outcome;
+		} hcall;
 		struct {
 			uint64_t code;          /* engine-specific reason code */
 			char why[160];

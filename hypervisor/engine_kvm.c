@@ -14,22 +14,9 @@
 
 #include "devices/lapic.h"
 #include "engine.h"
+#include "engine_kvm.h"
 #include "error.h"
 #include "vm.h"
-
-struct kvm_vm {
-	int sys_fd;
-	int vm_fd;
-	int run_size;
-	struct kvm_cpuid2 *cpuid;
-};
-
-struct kvm_vcpu {
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool thread_known;
-};
 
 static int kvm_open(void)
 {
@@ -97,10 +84,13 @@ static void kvm_route_apic_msrs(struct kvm_vm *k)
 		.args = { KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_FILTER },
 	};
 	static uint8_t deny;            /* bitmap bit 0 clear: MSR 0x1B exits */
+	static uint8_t deny_vmi;        /* bits 0-2 clear: the VMI MSRs exit */
 	struct kvm_msr_filter f = {
 		.flags = KVM_MSR_FILTER_DEFAULT_ALLOW,
 		.ranges = { { .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
-			      .nmsrs = 1, .base = MSR_APIC_BASE, .bitmap = &deny } },
+			      .nmsrs = 1, .base = MSR_APIC_BASE, .bitmap = &deny },
+			    { .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+			      .nmsrs = 3, .base = VMI_MSR_VERSION, .bitmap = &deny_vmi } },
 	};
 	if (ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) < 0 ||
 	    ioctl(k->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0) {
@@ -147,6 +137,13 @@ static int kvm_vm_create(struct vm *vm)
 	}
 	k->cpuid = kvm_supported_cpuid(k->sys_fd);
 	kvm_route_apic_msrs(k);
+	vm->vmi.cfg.backend = VMI_BACKEND_HW;
+	if (kvm_vmi_cpuid(vm, &k->cpuid) < 0)
+		goto fail;
+	int sync = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+	const char *no_sync = getenv("VMLITE_KVM_NO_SYNC_REGS");
+	k->sync_regs = sync > 0 && (sync & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)) ==
+		(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS) && !(no_sync && *no_sync == '1');
 	vm->engine_priv = k;
 	return 0;
 fail:
@@ -195,6 +192,10 @@ static int kvm_vcpu_create(struct vcpu *v)
 		return err_set("KVM_SET_CPUID2 failed: %s", strerror(errno));
 	}
 	v->priv = c;
+	v->vmi.ops = &kvm_vmi_ops;
+	/* Registers come back with every exit: a VMI call needs no ioctl. */
+	if (k->sync_regs)
+		c->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	return 0;
 }
 
@@ -342,6 +343,8 @@ static int kvm_vcpu_run(struct vcpu *v, struct vcpu_exit *e)
 		sigaddset(&s, SIGUSR1);
 		pthread_sigmask(SIG_UNBLOCK, &s, NULL);
 	}
+	if (kvm_vmi_finish(v) < 0)
+		return -1;
 	if (vm_stopping(v->vm)) {
 		e->kind = EXIT_INTR;
 		return 0;
@@ -356,6 +359,9 @@ static int kvm_vcpu_run(struct vcpu *v, struct vcpu_exit *e)
 	}
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		if (run->io.port == VMI_PIO_PORT && run->io.size == 4 && run->io.count == 1 &&
+		    run->io.direction == KVM_EXIT_IO_OUT)
+			return kvm_vmi_trap(v, e);
 		e->kind = EXIT_PIO;
 		e->io.port = run->io.port;
 		e->io.size = run->io.size;
@@ -385,17 +391,25 @@ static int kvm_vcpu_run(struct vcpu *v, struct vcpu_exit *e)
 	case KVM_EXIT_X86_RDMSR: {
 		/* Completed by the next KVM_RUN; error = 1 makes it a #GP. */
 		uint64_t val = 0;
-		run->msr.error = !(lapic_msr_is_ours(run->msr.index) &&
-				   lapic_msr_read(v, run->msr.index, &val) == 0);
+		int r = kvm_vmi_msr(v, false, run->msr.index, &val);
+		if (r > 0)
+			r = lapic_msr_is_ours(run->msr.index) ?
+				lapic_msr_read(v, run->msr.index, &val) : -1;
+		run->msr.error = r != 0;
 		run->msr.data = val;
 		e->kind = EXIT_MSR;
 		break;
 	}
-	case KVM_EXIT_X86_WRMSR:
-		run->msr.error = !(lapic_msr_is_ours(run->msr.index) &&
-				   lapic_msr_write(v, run->msr.index, run->msr.data) == 0);
+	case KVM_EXIT_X86_WRMSR: {
+		uint64_t val = run->msr.data;
+		int r = kvm_vmi_msr(v, true, run->msr.index, &val);
+		if (r > 0)
+			r = lapic_msr_is_ours(run->msr.index) ?
+				lapic_msr_write(v, run->msr.index, val) : -1;
+		run->msr.error = r != 0;
 		e->kind = EXIT_MSR;
 		break;
+	}
 	case KVM_EXIT_FAIL_ENTRY:
 		e->kind = EXIT_FAIL_ENTRY;
 		e->fail.code = run->fail_entry.hardware_entry_failure_reason;

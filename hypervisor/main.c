@@ -61,6 +61,12 @@ static int run(const struct vm_config *cfg)
 			struct vm_stats total;
 			vm_stats_total(&vm, &total);
 			stats_print(&total, stderr);
+			if (vm.vmi.cfg.enabled) {
+				struct vmi_stats vt = { 0 };
+				for (int i = 0; i < vm.ncpus; i++)
+					vmi_stats_add(&vt, &vm.vcpus[i].vmi.stats);
+				vmi_stats_print(&vt, stderr);
+			}
 		}
 		bool again = vm.stop_reason == STOP_RESET && cfg->on_reboot_restart;
 		vm_destroy(&vm);

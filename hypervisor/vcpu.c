@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "irq.h"
+#include "vcpu_vmi.h"
 #include "vm.h"
 
 static void handle_pio(struct vcpu *v, struct vcpu_exit *e)
@@ -97,9 +98,11 @@ void vcpu_handle_exit(struct vcpu *v, struct vcpu_exit *e)
 		vcpu_dump_state(v, stderr);
 		vm_request_stop(vm, STOP_INTERNAL, VMLITE_EXIT_INTERNAL);
 		break;
+	case EXIT_HYPERCALL:
+		vcpu_vmi_call(v, e);
+		break;
 	case EXIT_INTR:
 	case EXIT_IRQ_WINDOW:
-	case EXIT_HYPERCALL:
 	case EXIT_MSR:
 	case EXIT_KIND_MAX:
 		break;

@@ -12,6 +12,7 @@
 #include "device.h"
 #include "error.h"
 #include "loader.h"
+#include "vcpu_vmi.h"
 
 static void vm_panic_seen(void *opaque)
 {
@@ -31,6 +32,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 	atomic_init(&vm->stop_claimed, 0);
 	console_log_init(&vm->console, vm_panic_seen, vm);
 
+	/* Before the engine: it publishes the VMI CPUID leaves per vCPU. */
+	if (vmi_host_init(&vm->vmi, &cfg->vmi) < 0)
+		goto fail;
 	if (mem_init(&vm->mem, cfg->mem_size) < 0)
 		goto fail;
 	/* Devices and kernel come before the engine, so a bad disk or kernel is
@@ -53,6 +57,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 		struct vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->id = i;
+		/* No ops until the engine supplies them: calls then raise #UD. */
+		vmi_ctx_init(&v->vmi, &vm->vmi, NULL, v);
 		if (eng->vcpu_create(v) < 0) {
 			err_wrap("vCPU %d", i);
 			goto fail_vcpus;
@@ -84,6 +90,7 @@ fail_mem:
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
+	vmi_host_destroy(&vm->vmi);
 	return -1;
 }
 
@@ -91,13 +98,16 @@ void vm_destroy(struct vm *vm)
 {
 	/* Devices first: their timer thread may still reach vCPUs. */
 	devices_destroy(vm);
-	for (int i = 0; i < vm->ncpus; i++)
+	for (int i = 0; i < vm->ncpus; i++) {
+		vcpu_vmi_destroy(&vm->vcpus[i]);
 		vm->engine->vcpu_destroy(&vm->vcpus[i]);
+	}
 	free(vm->vcpus);
 	vm->engine->vm_destroy(vm);
 	mem_destroy(&vm->mem);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
+	vmi_host_destroy(&vm->vmi);
 	pthread_mutex_destroy(&vm->dev_lock);
 }
 

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "memory.h"
 #include "stats.h"
+#include "vmi/vmi_host.h"
 #include "x86.h"
 
 /* Process exit statuses. Odd values belong to the guest's debug-exit port
@@ -42,6 +43,8 @@ struct vcpu {
 	atomic_int irq_pending;
 	atomic_bool halted;             /* asleep in vcpu_irq_wait(): waking needs no kick */
 	uint8_t irq_vector;
+	struct vmi_ctx vmi;             /* VMI ABI state of this vCPU (vcpu_vmi.h) */
+	struct vmi_alarm *vmi_alarm;    /* ALARM_SET timer, allocated on first use */
 };
 
 struct vm {
@@ -64,6 +67,7 @@ struct vm {
 	int nvirtio;                    /* virtio-mmio slots in use; ACPI describes them */
 	struct vm_stats dev_stats;
 	struct console_log console;     /* last lines of COM1 output */
+	struct vmi_host vmi;            /* VMI ABI: offered version, ABI page */
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_ops *eng);

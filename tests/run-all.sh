@@ -20,7 +20,7 @@ suites=(tests/integration/cli.sh "tests/integration/guests.sh kvm" "tests/integr
         "tests/guests-platform/run.sh kvm" "tests/guests-platform/run.sh bt"
         tests/difftest/difftest.suite)
 for extra in tests/integration/*.suite; do
-    [ -f "$extra" ] && suites+=("bash $extra")
+    [ -f "$extra" ] && suites+=("$extra")
 done
 for s in "${suites[@]}"; do
     echo "== $s"

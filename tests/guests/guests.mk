@@ -21,13 +21,13 @@ else
 GQ := @
 endif
 
-GUESTS := hello exitcode cpuid longmode exceptions paging32 breakpoint iret iretq portio memtest mbinfo triple panic reset
+GUESTS := hello exitcode cpuid longmode exceptions paging32 breakpoint iret iretq portio memtest mbinfo triple panic reset vmi-conformance
 
 GUEST_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-builtin \
 	-fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
 	-fno-unwind-tables -fno-tree-loop-distribute-patterns -mgeneral-regs-only \
 	-mno-mmx -mno-sse -mno-80387 -ffunction-sections -fdata-sections \
-	-I$(GUEST_SRC)/rt -MMD -MP $(GUEST_EXTRA_CFLAGS)
+	-I$(GUEST_SRC)/rt -Ivmi-abi -MMD -MP $(GUEST_EXTRA_CFLAGS)
 GUEST_CFLAGS32 := $(GUEST_CFLAGS) -m32 -march=i686
 GUEST_CFLAGS64 := $(GUEST_CFLAGS) -m64 -mcmodel=small -mno-red-zone
 GUEST_LDFLAGS  := -m elf_x86_64 -nostdlib -static -T $(GUEST_SRC)/guest.ld \

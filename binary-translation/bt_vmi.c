@@ -1,0 +1,193 @@
+/* The translator's side of the VMI ABI (vmi-abi/SPEC.md 6.5): VMCALL at
+ * CPL 0 reaches vmi_dispatch() from the emulator with the guest registers
+ * straight from the vCPU block (no exit to the core), and struct vmi_ops
+ * maps the dispatcher's requests onto the block's state.
+ *
+ * Not done yet (docs/vmi-design.md, "Engine wiring"): the SHARED interrupt
+ * flag (CLI/STI/PUSHF/POPF/IRET and delivery acting on irq_enabled while a
+ * per-vCPU page is registered), CR2 in the page before #PF delivery, the
+ * pvclock and ALARM_SET, and recognising VMCALL at translation time. */
+#include "bt_cpu.h"
+#include "clock.h"
+#include "error.h"
+#include "vcpu_vmi.h"
+#include "vm.h"
+#include "vmi/vmi_mem.h"
+
+#define RF_IF (1ull << 9)
+
+static struct bt_cpu *cpu(void *o)
+{
+	return ((struct vcpu *)o)->priv;
+}
+
+/* Host writes to guest RAM drop translations of the pages they touch
+ * (the ABI page holds code). */
+static int bt_vmi_write(void *o, uint64_t gpa, const void *buf, uint64_t len)
+{
+	struct bt_cpu *c = cpu(o);
+	if (vmi_mem_write(&c->vm->mem, gpa, buf, len))
+		return -1;
+	for (uint64_t p = gpa & ~0xfffull; p < gpa + len; p += 4096)
+		bt_invalidate_page(c, p);
+	return 0;
+}
+
+static int bt_vmi_get_cpl(void *o)
+{
+	return cpu(o)->cpl;
+}
+
+static bool bt_vmi_get_if(void *o)
+{
+	return (cpu(o)->rflags_sys & RF_IF) != 0;
+}
+
+static void bt_vmi_set_if(void *o, bool on)
+{
+	struct bt_cpu *c = cpu(o);
+	c->rflags_sys = on ? c->rflags_sys | RF_IF : c->rflags_sys & ~RF_IF;
+}
+
+static int bt_vmi_get_cr(void *o, int cr, uint64_t *val)
+{
+	return bt_emu_cr_read(cpu(o), cr, val);
+}
+
+static int bt_vmi_set_cr(void *o, int cr, uint64_t val)
+{
+	return bt_emu_cr_write(cpu(o), cr, val);
+}
+
+static int bt_vmi_get_msr(void *o, uint32_t msr, uint64_t *val)
+{
+	return bt_emu_msr_read(cpu(o), msr, val);
+}
+
+static int bt_vmi_set_msr(void *o, uint32_t msr, uint64_t val)
+{
+	return bt_emu_msr_write(cpu(o), msr, val);
+}
+
+static int bt_vmi_load_dt(void *o, enum vmi_dt dt, uint64_t base, uint16_t limit)
+{
+	struct bt_cpu *c = cpu(o);
+	struct x86_dtable t = { base, limit };
+	if (dt == VMI_DT_GDT)
+		c->gdt = t;
+	else
+		c->idt = t;
+	return 0;
+}
+
+/* LLDT / LTR without raising anything: the dispatcher turns -1 into EINVAL. */
+static int bt_vmi_load_sel(void *o, enum vmi_sel which, uint16_t sel)
+{
+	struct bt_cpu *c = cpu(o);
+	struct x86_seg *t = which == VMI_SEL_TR ? &c->tr : &c->ldt;
+	if (which == VMI_SEL_LDT && (sel & ~3u) == 0) {
+		bt_memset(t, 0, sizeof(*t));
+		t->unusable = 1;
+		return 0;
+	}
+	uint64_t off = sel & ~7u, d[2], gpa;
+	if (off + 15 > c->gdt.limit ||
+	    bt_translate_lin(c, c->gdt.base + off, BT_ACC_R, false, &gpa) < 0 ||
+	    (gpa & 0xfff) > 0xff0 || vmi_mem_read(&c->vm->mem, gpa, d, 16))
+		return -1;
+	struct x86_seg n;
+	bt_desc_to_seg(d[0], (uint32_t)d[1], sel, &n);
+	if (n.s || n.type != (which == VMI_SEL_TR ? 9 : 2) || !n.present)
+		return -1;
+	if (which == VMI_SEL_TR) {
+		d[0] |= 1ull << 41;             /* busy, as LTR does */
+		bt_vmi_write(o, gpa, d, 8);
+		n.type |= 2;
+	}
+	*t = n;
+	return 0;
+}
+
+static void bt_vmi_set_sp0(void *o, uint64_t sp0)
+{
+	struct bt_cpu *c = cpu(o);
+	uint64_t gpa;
+	if (!c->tr.unusable && c->tr.limit >= 11 &&
+	    bt_translate_lin(c, c->tr.base + 4, BT_ACC_W, false, &gpa) == 0 &&
+	    (gpa & 0xfff) <= 0xff8)
+		bt_vmi_write(o, gpa, &sp0, 8);
+}
+
+static void bt_vmi_flush_tlb(void *o, enum vmi_flush kind, uint64_t va)
+{
+	(void)kind;
+	(void)va;
+	bt_tlb_flush(cpu(o));
+}
+
+/* The translated guest's RDTSC is the host TSC (the emulator's RDTSC). */
+static void bt_vmi_vcpu_page_set(void *o, uint64_t gpa)
+{
+	uint32_t lo, hi;
+	if (!gpa)
+		return;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	vcpu_vmi_clock_fill(o, ((uint64_t)hi << 32) | lo, clock_tsc_hz());
+}
+
+const struct vmi_ops bt_vmi_ops = {
+	.in_ram = vcpu_vmi_in_ram,
+	.read = vcpu_vmi_read,
+	.write = bt_vmi_write,
+	.get_cpl = bt_vmi_get_cpl,
+	.get_if = bt_vmi_get_if,
+	.set_if = bt_vmi_set_if,
+	.get_cr = bt_vmi_get_cr,
+	.set_cr = bt_vmi_set_cr,
+	.get_msr = bt_vmi_get_msr,
+	.set_msr = bt_vmi_set_msr,
+	.load_dt = bt_vmi_load_dt,
+	.load_sel = bt_vmi_load_sel,
+	.set_sp0 = bt_vmi_set_sp0,
+	.flush_tlb = bt_vmi_flush_tlb,
+	.halt = vcpu_vmi_halt,
+	.power = vcpu_vmi_power,
+	.console_write = vcpu_vmi_console_write,
+	.wallclock = vcpu_vmi_wallclock,
+	.set_alarm = vcpu_vmi_set_alarm,
+	.vcpu_page_set = bt_vmi_vcpu_page_set,
+};
+
+int bt_vmi_call(struct bt_cpu *c, uint64_t next_rip, struct vcpu_exit *x)
+{
+	uint64_t a[6] = { c->gpr[GPR_RDI], c->gpr[GPR_RSI], c->gpr[GPR_RDX],
+			  c->gpr[GPR_R10], c->gpr[GPR_R8], c->gpr[GPR_R9] };
+	uint64_t ret[2];
+	bt_fpu_park(c);         /* the dispatcher is ordinary C (SIMD memcpy) */
+	if (vmi_dispatch(&c->vcpu->vmi, c->gpr[GPR_RAX], a, ret) == VMI_TRAP_UD) {
+		bt_raise(c, 6, false, 0);
+		return 0;
+	}
+	c->gpr[GPR_RAX] = ret[0];
+	c->gpr[GPR_RDX] = ret[1];
+	c->rip = next_rip;
+	/* SHUTDOWN/REBOOT: the vCPU stops at the call. */
+	if (vm_stopping(c->vm)) {
+		x->kind = EXIT_INTR;
+		return 1;
+	}
+	return 0;
+}
+
+/* 0 handled, -1 #GP, 1 not a VMI MSR. */
+int bt_vmi_msr(struct bt_cpu *c, bool write, uint32_t msr, uint64_t *val)
+{
+	if (msr < VMI_MSR_VERSION || msr > VMI_MSR_VCPU_PAGE)
+		return 1;
+	bt_fpu_park(c);
+	int r = write ? vmi_msr_write(&c->vcpu->vmi, msr, *val)
+		      : vmi_msr_read(&c->vcpu->vmi, msr, val);
+	if (r == VMI_MSR_UNHANDLED)
+		return 1;
+	return r == VMI_MSR_HANDLED ? 0 : -1;
+}
