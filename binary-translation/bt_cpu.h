@@ -24,7 +24,7 @@
 #define BT_OFF_A_EXITSAVED 0x128
 #define BT_OFF_A_SLOW     0x130
 #define BT_OFF_A_COMMIT   0x138
-#define BT_OFF_A_INDIRECT 0x140
+#define BT_OFF_A_HELPER   0x140
 #define BT_OFF_TMP1       0x148
 #define BT_OFF_TMP2       0x150
 #define BT_OFF_TMP3       0x158
@@ -133,7 +133,7 @@ struct bt_cpu {
 	uint8_t exit_req;
 	uint8_t pad0[7];
 	uint64_t seg_base[6];
-	uint64_t a_exit, a_exit_saved, a_slow, a_commit, a_indirect;
+	uint64_t a_exit, a_exit_saved, a_slow, a_commit, a_helper;
 	uint64_t tmp1, tmp2, tmp3;
 	uint64_t mask_idx, mask_hi, mask_jc, tmp_rcx;
 	uint64_t mask_notif, mask_arith;
@@ -253,7 +253,7 @@ void bt_asm_exit(void);
 void bt_asm_exit_saved(void);
 void bt_asm_slow(void);
 void bt_asm_commit(void);
-void bt_asm_indirect(void);
+void bt_asm_helper(void);
 
 /* Jump-cache slot of a guest RIP: rip + ror(rip, 4), low bits. Function
  * entries are 16-byte aligned, so the plain low bits would crowd them into
@@ -325,6 +325,13 @@ int bt_far_transfer(struct bt_cpu *c, uint16_t sel, uint64_t off, bool call, int
  * running, 1 when *exit was filled for the core. */
 int bt_emulate(struct bt_cpu *c, struct vcpu_exit *exit);
 int bt_io_complete(struct bt_cpu *c);
+/* REP MOVS/STOS called from translated code (bt_asm_helper): 0 = continue
+ * after the instruction, nonzero = leave translated code (c->rip set). */
+uint64_t bt_helper_string(struct bt_cpu *c);
+#define BT_STR_MOVS   1
+#define BT_STR_STOS   2
+#define BT_STR_REP    0x100
+#define BT_STR_A32    0x200
 
 /* Wrappers of the emulator's CR/MSR paths for bt_vmi.c (0 or -1). */
 int bt_emu_cr_read(struct bt_cpu *c, int n, uint64_t *v);

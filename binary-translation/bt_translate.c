@@ -18,7 +18,7 @@
 
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
-	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG
+	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG, K_STR
 };
 
 struct tinsn {
@@ -326,6 +326,14 @@ static int classify(struct tctx *t, struct tinsn *x)
 	    ZydisRegisterGetClass(op[1].reg.value) == ZYDIS_REGCLASS_SEGMENT &&
 	    gpr_num(op[0].reg.value) >= 0 && op[0].size >= 32)
 		return K_RDSEG;         /* mov r32/r64, Sreg: zero-extended selector load */
+	if ((m == ZYDIS_MNEMONIC_MOVSB || m == ZYDIS_MNEMONIC_MOVSW || m == ZYDIS_MNEMONIC_MOVSQ ||
+	     (m == ZYDIS_MNEMONIC_MOVSD && in->meta.category == ZYDIS_CATEGORY_STRINGOP) ||
+	     m == ZYDIS_MNEMONIC_STOSB || m == ZYDIS_MNEMONIC_STOSW || m == ZYDIS_MNEMONIC_STOSD ||
+	     m == ZYDIS_MNEMONIC_STOSQ) && t->flat && in->address_width != 16 &&
+	    !(in->attributes & ZYDIS_ATTRIB_HAS_SEGMENT) &&
+	    !(in->attributes & (ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE) &&
+	      !(in->attributes & ZYDIS_ATTRIB_HAS_REP)))
+		return K_STR;           /* REP MOVS/STOS: a C helper without a block exit */
 	if (m == ZYDIS_MNEMONIC_VERW && (t->b->mode & BT_MODE_PE))
 		return K_VERW;
 	if (m == ZYDIS_MNEMONIC_PUSH && op[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
@@ -1210,6 +1218,23 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		} else {
 			gs_load(e, g, off, true);
 		}
+		return 0;
+	}
+	case K_STR: {
+		ZydisMnemonic m = x->in.mnemonic;
+		bool movs = m == ZYDIS_MNEMONIC_MOVSB || m == ZYDIS_MNEMONIC_MOVSW ||
+			    m == ZYDIS_MNEMONIC_MOVSD || m == ZYDIS_MNEMONIC_MOVSQ;
+		uint32_t info = (movs ? BT_STR_MOVS : BT_STR_STOS) |
+			((uint32_t)(x->in.operand_width / 8) << 4) |
+			((x->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
+					      ZYDIS_ATTRIB_HAS_REPNE)) ? BT_STR_REP : 0) |
+			(x->in.address_width == 32 ? BT_STR_A32 : 0);
+		gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)info);
+		mov_imm64(e, R10, x->rip);
+		gs_store(e, BT_OFF_RIP, R10);
+		mov_imm64(e, R10, next_rip(t, x));
+		gs_store(e, BT_OFF_NEXT, R10);
+		gs_call(e, BT_OFF_A_HELPER);
 		return 0;
 	}
 	case K_RDSEG: {
