@@ -24,7 +24,7 @@
 #define BT_OFF_A_EXITSAVED 0x128
 #define BT_OFF_A_SLOW     0x130
 #define BT_OFF_A_COMMIT   0x138
-#define BT_OFF_A_INDIRECT 0x140
+#define BT_OFF_A_HELPER   0x140
 #define BT_OFF_TMP1       0x148
 #define BT_OFF_TMP2       0x150
 #define BT_OFF_TMP3       0x158
@@ -50,6 +50,7 @@
 #define BT_JC_BITS        14
 #define BT_JC_SIZE        (1u << BT_JC_BITS)
 #define BT_OFF_JC         (BT_OFF_TLB + 2 * BT_TLB_SIZE * BT_TLBE_SIZE)
+#define BT_JC_FILL        4096    /* fill-list length before a flush scans all */
 
 /* Why translated code returned to the dispatcher. */
 #define BT_EXIT_CHAIN     1       /* direct branch to an unlinked target */
@@ -64,6 +65,8 @@
 #define BT_SI_READ        0x200
 #define BT_SI_FLAGSPUSHED 0x400
 #define BT_SI_STACK       0x800
+#define BT_SI_ALIGN16     0x2000  /* legacy SSE m128: misaligned is #GP before paging */
+#define BT_SI_ALIGN32     0x4000  /* VMOVDQA/VMOVAPS... ymm: 32-byte alignment */
 
 #ifndef __ASSEMBLER__
 #include <stdbool.h>
@@ -130,7 +133,7 @@ struct bt_cpu {
 	uint8_t exit_req;
 	uint8_t pad0[7];
 	uint64_t seg_base[6];
-	uint64_t a_exit, a_exit_saved, a_slow, a_commit, a_indirect;
+	uint64_t a_exit, a_exit_saved, a_slow, a_commit, a_helper;
 	uint64_t tmp1, tmp2, tmp3;
 	uint64_t mask_idx, mask_hi, mask_jc, tmp_rcx;
 	uint64_t mask_notif, mask_arith;
@@ -189,7 +192,7 @@ struct bt_cpu {
 	uint64_t insns_emulated;
 	/* Which TLB / jump-cache slots were filled since the last flush, so a
 	 * flush touches only those (a full clear costs ~10k stores). */
-	uint16_t tlb_fill[2][256];
+	uint16_t tlb_fill[2][BT_TLB_SIZE];
 	uint16_t tlb_nfill[2];
 	bool tlb_ovf[2];
 	uint8_t tlb_g[2][BT_TLB_SIZE];  /* entry maps a global page */
@@ -200,9 +203,14 @@ struct bt_cpu {
 		uint64_t translated, flush_full, flush_cr3, invlpg, irqs;
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
-	uint16_t jc_fill[2][1024];
+	uint16_t jc_fill[2][BT_JC_FILL];
 	uint16_t jc_nfill[2];
 	bool jc_ovf[2];
+	bool jc_user0;                  /* the CPL0 table holds user-half RIPs */
+	uint64_t jc_bloom[2][64];       /* pages that may have jump-cache entries */
+	uint16_t tlb_big[2][64];        /* entries that came from large pages */
+	uint8_t tlb_nbig[2];
+	bool tlb_big_ovf[2];
 };
 
 /* Per-VM translation state: code cache, blocks, hash, page lists. */
@@ -227,6 +235,7 @@ struct bt_state {
 	struct bt_chainrec *chains;
 	uint32_t nchains;
 	uint32_t gen;           /* bumped on full flush */
+	bool precise_flags;     /* VMLITE_BT_PRECISE_FLAGS=1: exact flags in fault frames */
 	uint64_t flushes;
 };
 
@@ -244,7 +253,7 @@ void bt_asm_exit(void);
 void bt_asm_exit_saved(void);
 void bt_asm_slow(void);
 void bt_asm_commit(void);
-void bt_asm_indirect(void);
+void bt_asm_helper(void);
 
 /* Jump-cache slot of a guest RIP: rip + ror(rip, 4), low bits. Function
  * entries are 16-byte aligned, so the plain low bits would crowd them into
@@ -316,6 +325,13 @@ int bt_far_transfer(struct bt_cpu *c, uint16_t sel, uint64_t off, bool call, int
  * running, 1 when *exit was filled for the core. */
 int bt_emulate(struct bt_cpu *c, struct vcpu_exit *exit);
 int bt_io_complete(struct bt_cpu *c);
+/* REP MOVS/STOS called from translated code (bt_asm_helper): 0 = continue
+ * after the instruction, nonzero = leave translated code (c->rip set). */
+uint64_t bt_helper_string(struct bt_cpu *c);
+#define BT_STR_MOVS   1
+#define BT_STR_STOS   2
+#define BT_STR_REP    0x100
+#define BT_STR_A32    0x200
 
 /* Wrappers of the emulator's CR/MSR paths for bt_vmi.c (0 or -1). */
 int bt_emu_cr_read(struct bt_cpu *c, int n, uint64_t *v);

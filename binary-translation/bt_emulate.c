@@ -782,6 +782,104 @@ static int emu_string(struct emu *e)
 	return 0;
 }
 
+/* REP MOVS/STOS for translated code: no decode, no block exit. The site
+ * stored the operation in SLOWINFO, its RIP in RIP and the next RIP in NEXT.
+ * Faults leave RSI/RDI/RCX at the element that faulted (REP semantics). */
+uint64_t bt_helper_string(struct bt_cpu *c)
+{
+	uint64_t info = c->slow_info;
+	int kind = info & 3, size = (info >> 4) & 15;
+	bool rep = info & BT_STR_REP;
+	struct emu e;
+	e.c = c;
+	e.asz = (info & BT_STR_A32) ? 4 : 8;
+	uint64_t site_rip = c->rip;
+	c->bounce_smc_exit = false;
+	c->reason = BT_EXIT_HANDLED;
+	int64_t step = (c->flags & F_DF) ? -size : size;
+	uint64_t budget = 1u << 20;
+	while (!rep || count_reg(&e)) {
+		uint64_t dlin = lin_of(&e, SEG_ES, c->gpr[GPR_RDI]);
+		uint64_t slin = kind == BT_STR_MOVS ? lin_of(&e, SEG_DS, c->gpr[GPR_RSI]) : 0;
+		if (rep && step > 0) {
+			uint64_t n = count_reg(&e);
+			uint64_t room = (4096 - (dlin & 0xfff)) / size;
+			if (kind == BT_STR_MOVS) {
+				uint64_t sroom = (4096 - (slin & 0xfff)) / size;
+				if (sroom < room)
+					room = sroom;
+			}
+			if (room > n)
+				room = n;
+			uint64_t sg = 0, dg;
+			uint8_t *sh = NULL, *dh = NULL;
+			if (room > 1) {
+				if (kind == BT_STR_MOVS &&
+				    bt_translate_lin(c, slin, BT_ACC_R, c->cpl == 3, &sg) < 0)
+					return 1;
+				if (bt_translate_lin(c, dlin, BT_ACC_W, c->cpl == 3, &dg) < 0)
+					return 1;
+				sh = kind == BT_STR_MOVS ? bt_gpa_host(c, sg) : NULL;
+				dh = bt_gpa_host(c, dg);
+			}
+			if (room > 1 && dh && (sh || kind == BT_STR_STOS)) {
+				uint64_t bytes = room * size;
+				const struct guest_memory *m = &c->vm->mem;
+				if (dh >= m->ram && dh < m->ram + m->ram_size &&
+				    c->bt->page_code[(dh - m->ram) >> 12])
+					bt_smc_write(c, dg, (unsigned)bytes);
+				if (kind == BT_STR_MOVS) {
+					bt_memcpy(dh, sh, bytes);
+				} else {
+					uint64_t v = c->gpr[GPR_RAX];
+					void *d = dh;
+					uint64_t cnt = room;
+					switch (size) {
+					case 1: __asm__ volatile("rep stosb" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+					case 2: __asm__ volatile("rep stosw" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+					case 4: __asm__ volatile("rep stosl" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+					default: __asm__ volatile("rep stosq" : "+D"(d), "+c"(cnt) : "a"(v) : "memory"); break;
+					}
+				}
+				if (kind == BT_STR_MOVS)
+					adv_reg(&e, GPR_RSI, (int64_t)bytes);
+				adv_reg(&e, GPR_RDI, (int64_t)bytes);
+				set_count(&e, count_reg(&e) - room);
+				budget = budget > bytes ? budget - bytes : 0;
+				if (!budget && count_reg(&e))
+					break;
+				continue;
+			}
+		}
+		uint64_t v = c->gpr[GPR_RAX];
+		if (kind == BT_STR_MOVS && bt_vread(c, slin, &v, size, false) < 0)
+			return 1;
+		if (bt_vwrite(c, dlin, &v, size, false) < 0)
+			return 1;
+		if (kind == BT_STR_MOVS)
+			adv_reg(&e, GPR_RSI, step);
+		adv_reg(&e, GPR_RDI, step);
+		if (!rep)
+			break;
+		set_count(&e, count_reg(&e) - 1);
+		budget = budget > (uint64_t)size ? budget - size : 0;
+		if (!budget && count_reg(&e))
+			break;
+	}
+	if (rep && count_reg(&e)) {
+		/* Out of budget: restart the instruction from the dispatcher,
+		 * which polls for interrupts first. */
+		c->rip = site_rip;
+		return 1;
+	}
+	if (c->bounce_smc_exit) {
+		c->bounce_smc_exit = false;
+		c->rip = c->slow_next;
+		return 1;
+	}
+	return 0;
+}
+
 static int fetch(struct bt_cpu *c, uint8_t *buf, int *len)
 {
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
@@ -893,8 +991,13 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		bt_emul_hist[d->in.mnemonic]++;
 	{
 		static int traced;
-		const char *tm = getenv("VMLITE_BT_TRACE");
-		if (tm && bt_emul_hist[d->in.mnemonic] > 200000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
+		static const char *tm;
+		static bool tm_read;
+		if (!tm_read) {
+			tm = getenv("VMLITE_BT_TRACE");
+			tm_read = true;
+		}
+		if (tm && bt_emul_hist[d->in.mnemonic] > 60000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
 			traced++;
 			fprintf(stderr, "bt trace: rip=%llx bytes", (unsigned long long)c->rip);
 			for (int i = 0; i < d->len; i++)
@@ -1015,6 +1118,18 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			if (op_read(ep, 1, &v) < 0 || op_write(ep, 0, v) < 0)
 				return 0;
 		}
+		break;
+	}
+	case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_MOVSXD: {
+		/* Only forms the translator could not re-encode (a high-byte
+		 * source with a displaced destination). */
+		if (op_read(ep, 1, &v) < 0)
+			return 0;
+		int sb = e.op[1].size;
+		if (mn != ZYDIS_MNEMONIC_MOVZX && sb < 64)
+			v = (uint64_t)(((int64_t)(v << (64 - sb))) >> (64 - sb));
+		if (op_write(ep, 0, v) < 0)
+			return 0;
 		break;
 	}
 	case ZYDIS_MNEMONIC_CLTS:

@@ -37,7 +37,7 @@ _Static_assert(offsetof(struct bt_cpu, a_exit) == BT_OFF_A_EXIT, "layout");
 _Static_assert(offsetof(struct bt_cpu, a_exit_saved) == BT_OFF_A_EXITSAVED, "layout");
 _Static_assert(offsetof(struct bt_cpu, a_slow) == BT_OFF_A_SLOW, "layout");
 _Static_assert(offsetof(struct bt_cpu, a_commit) == BT_OFF_A_COMMIT, "layout");
-_Static_assert(offsetof(struct bt_cpu, a_indirect) == BT_OFF_A_INDIRECT, "layout");
+_Static_assert(offsetof(struct bt_cpu, a_helper) == BT_OFF_A_HELPER, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp1) == BT_OFF_TMP1, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp2) == BT_OFF_TMP2, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp3) == BT_OFF_TMP3, "layout");
@@ -251,6 +251,8 @@ static int bt_vm_create(struct vm *vm)
 	}
 	for (int i = 0; i < BT_HASH_SIZE; i++)
 		s->hash[i] = -1;
+	const char *pf = getenv("VMLITE_BT_PRECISE_FLAGS");
+	s->precise_flags = pf && *pf && *pf != '0';
 	for (uint64_t i = 0; i <= s->npages; i++)
 		s->page_head[i] = -1;
 	install_signals();
@@ -276,7 +278,7 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->a_exit_saved = (uint64_t)(uintptr_t)bt_asm_exit_saved;
 	c->a_slow = (uint64_t)(uintptr_t)bt_asm_slow;
 	c->a_commit = (uint64_t)(uintptr_t)bt_asm_commit;
-	c->a_indirect = (uint64_t)(uintptr_t)bt_asm_indirect;
+	c->a_helper = (uint64_t)(uintptr_t)bt_asm_helper;
 	c->mask_idx = (uint64_t)(BT_TLB_SIZE - 1) << 12;
 	c->mask_hi = ~0xfffull;
 	c->mask_jc = BT_JC_SIZE - 1;

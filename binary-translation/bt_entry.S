@@ -134,26 +134,25 @@ bt_asm_commit:
 	jmp qword ptr gs:[BT_OFF_AFTER]
 	.size bt_asm_commit, .-bt_asm_commit
 
-/* Indirect branch: r11 = guest target RIP. Probe the jump cache of the
- * current CPL; on a miss leave for the dispatcher. */
-	.globl bt_asm_indirect
-	.type bt_asm_indirect, @function
-bt_asm_indirect:
+/* A C helper called from translated code (REP MOVS/STOS): the guest state
+ * is saved in the block, the helper runs, and either translated code
+ * continues after the call or (nonzero) the vCPU leaves for the dispatcher. */
+	.globl bt_asm_helper
+	.type bt_asm_helper, @function
+bt_asm_helper:
+	pop qword ptr gs:[BT_OFF_TMP0]
 	pushfq
-	rorx r10, r11, 4
-	add r10, r11
-	and r10d, BT_JC_SIZE - 1
-	shl r10, 4
-	add r10, gs:[BT_OFF_JCPTR]
-	cmp r11, [r10]
-	jne 1f
-	mov r10, [r10 + 8]
+	pop qword ptr gs:[BT_OFF_FLAGS]
+	SAVE_GUEST
+	cld
+	mov rdi, gs:[BT_OFF_SELF]
+	call bt_helper_string
+	test rax, rax
+	jnz bt_asm_exit_saved
+	LOAD_GUEST
+	push qword ptr gs:[BT_OFF_FLAGS]
 	popfq
-	jmp r10
-1:	popfq
-	mov gs:[BT_OFF_RIP], r11
-	mov qword ptr gs:[BT_OFF_REASON], BT_EXIT_LOOKUP
-	jmp bt_asm_exit
-	.size bt_asm_indirect, .-bt_asm_indirect
+	jmp qword ptr gs:[BT_OFF_TMP0]
+	.size bt_asm_helper, .-bt_asm_helper
 
 	.section .note.GNU-stack,"",@progbits

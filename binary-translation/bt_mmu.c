@@ -71,7 +71,7 @@ static void tlb_kill(struct bt_cpu *c, int t, unsigned i)
 
 static void tlb_note(struct bt_cpu *c, int t, unsigned i)
 {
-	if (c->tlb_nfill[t] < 256)
+	if (c->tlb_nfill[t] < BT_TLB_SIZE)
 		c->tlb_fill[t][c->tlb_nfill[t]++] = (uint16_t)i;
 	else
 		c->tlb_ovf[t] = true;
@@ -80,8 +80,12 @@ static void tlb_note(struct bt_cpu *c, int t, unsigned i)
 void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host)
 {
 	unsigned i = bt_jc_index(rip);
+	if (t == 0 && rip < 0xffff800000000000ull)
+		c->jc_user0 = true;
+	unsigned bb = (rip >> 12) & 4095;
+	c->jc_bloom[t][bb >> 6] |= 1ull << (bb & 63);
 	if (c->jc[t][i].rip == ~0ull) {
-		if (c->jc_nfill[t] < 1024)
+		if (c->jc_nfill[t] < BT_JC_FILL)
 			c->jc_fill[t][c->jc_nfill[t]++] = (uint16_t)i;
 		else
 			c->jc_ovf[t] = true;
@@ -101,7 +105,7 @@ static void jc_filter(struct bt_cpu *c, int t, bool (*drop)(uint64_t, uint64_t),
 				continue;
 			if (!drop || drop(c->jc[t][i].rip, arg))
 				c->jc[t][i].rip = ~0ull;
-			else if (c->jc_nfill[t] < 1024)
+			else if (c->jc_nfill[t] < BT_JC_FILL)
 				c->jc_fill[t][c->jc_nfill[t]++] = (uint16_t)i;
 			else
 				c->jc_ovf[t] = true;
@@ -133,6 +137,7 @@ void bt_flush_jc(struct bt_cpu *c)
 		}
 		c->jc_nfill[t] = 0;
 		c->jc_ovf[t] = false;
+		bt_memset(c->jc_bloom[t], 0, sizeof(c->jc_bloom[t]));
 	}
 }
 
@@ -181,7 +186,12 @@ void bt_tlb_flush(struct bt_cpu *c)
 		c->tlb_ovf[t] = false;
 	}
 	c->tlb_large = false;
+	for (int t = 0; t < 2; t++) {
+		c->tlb_nbig[t] = 0;
+		c->tlb_big_ovf[t] = false;
+	}
 	bt_flush_jc(c);
+	c->jc_user0 = false;
 }
 
 static bool user_half(uint64_t rip, uint64_t arg)
@@ -202,8 +212,12 @@ void bt_tlb_flush_cr3(struct bt_cpu *c)
 		return;
 	}
 	tlb_filter(c, true, 0, 0);
-	jc_filter(c, 0, user_half, 0);
+	if (c->jc_user0) {
+		jc_filter(c, 0, user_half, 0);
+		c->jc_user0 = false;
+	}
 	jc_filter(c, 1, NULL, 0);
+	bt_memset(c->jc_bloom[1], 0, sizeof(c->jc_bloom[1]));
 }
 
 static bool same_page(uint64_t rip, uint64_t page)
@@ -215,18 +229,36 @@ void bt_tlb_invlpg(struct bt_cpu *c, uint64_t lin)
 {
 	c->n.invlpg++;
 	uint64_t page = lin & ~0xfffull;
-	if (c->tlb_large) {
+	for (int t = 0; t < 2; t++) {
+		unsigned i = (lin >> 12) & (BT_TLB_SIZE - 1);
+		tlb_kill(c, t, i);
 		/* Our entries are 4K pieces of possibly larger pages: drop every
-		 * piece of the largest page that could contain lin. */
-		tlb_filter(c, false, page, 1ull << 30);
-	} else {
-		for (int t = 0; t < 2; t++) {
-			unsigned i = (lin >> 12) & (BT_TLB_SIZE - 1);
-			tlb_kill(c, t, i);
+		 * piece of a large page that could contain lin. */
+		if (c->tlb_big_ovf[t]) {
+			tlb_filter(c, false, page, 1ull << 30);
+			c->tlb_big_ovf[0] = c->tlb_big_ovf[1] = false;
+			c->tlb_nbig[0] = c->tlb_nbig[1] = 0;
+			break;
 		}
+		unsigned keep = 0;
+		for (unsigned k = 0; k < c->tlb_nbig[t]; k++) {
+			unsigned j = c->tlb_big[t][k];
+			uint64_t tag = c->tlb[t][j].tag_r;
+			if (tag == BT_TLB_INVALID)
+				continue;
+			if (((tag ^ page) >> 30) == 0)
+				tlb_kill(c, t, j);
+			else
+				c->tlb_big[t][keep++] = (uint16_t)j;
+		}
+		c->tlb_nbig[t] = (uint8_t)keep;
 	}
-	jc_filter(c, 0, same_page, page);
-	jc_filter(c, 1, same_page, page);
+	unsigned bb = (page >> 12) & 4095;
+	bool user = page < 0xffff800000000000ull || !(c->efer & X86_EFER_LMA);
+	if ((!user || c->jc_user0) && (c->jc_bloom[0][bb >> 6] >> (bb & 63) & 1))
+		jc_filter(c, 0, same_page, page);
+	if (user && (c->jc_bloom[1][bb >> 6] >> (bb & 63) & 1))
+		jc_filter(c, 1, same_page, page);
 }
 
 static uint64_t pt_read(struct bt_cpu *c, uint64_t gpa, bool wide, uint8_t **where)
@@ -533,6 +565,10 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 	}
 	if (!(c->mode & BT_MODE_64))
 		lin &= 0xffffffffull;
+	if (((info & BT_SI_ALIGN16) && (lin & 15)) || ((info & BT_SI_ALIGN32) && (lin & 31))) {
+		bt_raise(c, 13, true, 0);
+		return 2;
+	}
 	unsigned off = lin & 0xfff;
 	uint64_t gpa0, gpa1;
 	bool wr0, wr1, rom;
@@ -568,8 +604,13 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 			tlb_note(c, tn, ti);
 		c->n.refill++;
 		c->tlb_g[tn][ti] = c->walk_global;
-		if (c->walk_large)
+		if (c->walk_large) {
 			c->tlb_large = true;
+			if (c->tlb_nbig[tn] < 64)
+				c->tlb_big[tn][c->tlb_nbig[tn]++] = (uint16_t)ti;
+			else
+				c->tlb_big_ovf[tn] = true;
+		}
 		t->tag_r = page;
 		t->tag_w = (wr0 && !code && !rom) ? page : BT_TLB_INVALID;
 		t->host = (uint64_t)(h - off);

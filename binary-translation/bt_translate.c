@@ -18,7 +18,7 @@
 
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
-	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG
+	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG, K_STR
 };
 
 struct tinsn {
@@ -68,6 +68,7 @@ struct tctx {
 };
 
 static struct tinsn *g_ins;
+static unsigned site_align;    /* next site(): required alignment (0, 16, 32) for #GP priority */
 static struct stub *g_stubs;
 
 /* ---------------------------------------------------------------- emitter */
@@ -325,6 +326,14 @@ static int classify(struct tctx *t, struct tinsn *x)
 	    ZydisRegisterGetClass(op[1].reg.value) == ZYDIS_REGCLASS_SEGMENT &&
 	    gpr_num(op[0].reg.value) >= 0 && op[0].size >= 32)
 		return K_RDSEG;         /* mov r32/r64, Sreg: zero-extended selector load */
+	if ((m == ZYDIS_MNEMONIC_MOVSB || m == ZYDIS_MNEMONIC_MOVSW || m == ZYDIS_MNEMONIC_MOVSQ ||
+	     (m == ZYDIS_MNEMONIC_MOVSD && in->meta.category == ZYDIS_CATEGORY_STRINGOP) ||
+	     m == ZYDIS_MNEMONIC_STOSB || m == ZYDIS_MNEMONIC_STOSW || m == ZYDIS_MNEMONIC_STOSD ||
+	     m == ZYDIS_MNEMONIC_STOSQ) && t->flat && in->address_width != 16 &&
+	    !(in->attributes & ZYDIS_ATTRIB_HAS_SEGMENT) &&
+	    !(in->attributes & (ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE) &&
+	      !(in->attributes & ZYDIS_ATTRIB_HAS_REP)))
+		return K_STR;           /* REP MOVS/STOS: a C helper without a block exit */
 	if (m == ZYDIS_MNEMONIC_VERW && (t->b->mode & BT_MODE_PE))
 		return K_VERW;
 	if (m == ZYDIS_MNEMONIC_PUSH && op[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
@@ -486,7 +495,9 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 		 const uint8_t *tail, int tail_len, uint64_t next)
 {
 	struct em *e = &t->e;
-	bool flagfree = x->live_in != 0;
+	/* Precise mode never clobbers flags, even where they are dead: a fault
+	 * on a later access in the dead region must still see them. */
+	bool flagfree = x->live_in != 0 || t->c->bt->precise_flags;
 	uint8_t *probe = e->p;
 	uint32_t tag = tlb_base(t) + (wr ? BT_TLBE_TAG_W : BT_TLBE_TAG_R);
 	if (size == 0)
@@ -530,7 +541,9 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	s->probe = probe;
 	s->after = e->p;
 	s->tagoff = flagfree ? 0 : tag;
-	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) | (stack ? BT_SI_STACK : 0);
+	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) | (stack ? BT_SI_STACK : 0) |
+		  (site_align == 16 ? BT_SI_ALIGN16 : site_align == 32 ? BT_SI_ALIGN32 : 0);
+	site_align = 0;
 	s->rip = x->rip;
 	s->next = next;
 	if (tail_len > (int)sizeof(s->tail))
@@ -818,7 +831,27 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	bool rd = mo->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
 	bool wr = mo->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
-	site(t, x, mo->size / 8, rd, wr, false, tail, tl, next_rip(t, x));
+	ZydisMnemonic mn = in->mnemonic;
+	bool xmm = false;
+	for (int i = 0; i < in->operand_count_visible; i++)
+		if (x->op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    ZydisRegisterGetClass(x->op[i].reg.value) == ZYDIS_REGCLASS_XMM)
+			xmm = true;
+	if (in->encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY && mo->size == 128 && xmm &&
+	    mn != ZYDIS_MNEMONIC_MOVUPS && mn != ZYDIS_MNEMONIC_MOVUPD && mn != ZYDIS_MNEMONIC_MOVDQU &&
+	    mn != ZYDIS_MNEMONIC_LDDQU && mn != ZYDIS_MNEMONIC_PCMPESTRI &&
+	    mn != ZYDIS_MNEMONIC_PCMPESTRM && mn != ZYDIS_MNEMONIC_PCMPISTRI &&
+	    mn != ZYDIS_MNEMONIC_PCMPISTRM && in->meta.category != ZYDIS_CATEGORY_SHA)
+		site_align = 16;
+	if (in->encoding == ZYDIS_INSTRUCTION_ENCODING_VEX &&
+	    (mn == ZYDIS_MNEMONIC_VMOVDQA || mn == ZYDIS_MNEMONIC_VMOVAPS ||
+	     mn == ZYDIS_MNEMONIC_VMOVAPD || mn == ZYDIS_MNEMONIC_VMOVNTDQ ||
+	     mn == ZYDIS_MNEMONIC_VMOVNTPS || mn == ZYDIS_MNEMONIC_VMOVNTPD ||
+	     mn == ZYDIS_MNEMONIC_VMOVNTDQA))
+		site_align = mo->size == 256 ? 32 : 16;
+	/* SS-relative operands (RSP/RBP base) raise #SS, not #GP, when non-canonical. */
+	site(t, x, mo->size / 8, rd, wr, mo->mem.segment == ZYDIS_REGISTER_SS, tail, tl,
+	     next_rip(t, x));
 	return 0;
 }
 
@@ -1187,6 +1220,23 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		}
 		return 0;
 	}
+	case K_STR: {
+		ZydisMnemonic m = x->in.mnemonic;
+		bool movs = m == ZYDIS_MNEMONIC_MOVSB || m == ZYDIS_MNEMONIC_MOVSW ||
+			    m == ZYDIS_MNEMONIC_MOVSD || m == ZYDIS_MNEMONIC_MOVSQ;
+		uint32_t info = (movs ? BT_STR_MOVS : BT_STR_STOS) |
+			((uint32_t)(x->in.operand_width / 8) << 4) |
+			((x->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
+					      ZYDIS_ATTRIB_HAS_REPNE)) ? BT_STR_REP : 0) |
+			(x->in.address_width == 32 ? BT_STR_A32 : 0);
+		gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)info);
+		mov_imm64(e, R10, x->rip);
+		gs_store(e, BT_OFF_RIP, R10);
+		mov_imm64(e, R10, next_rip(t, x));
+		gs_store(e, BT_OFF_NEXT, R10);
+		gs_call(e, BT_OFF_A_HELPER);
+		return 0;
+	}
 	case K_RDSEG: {
 		uint32_t off = (uint32_t)offsetof(struct bt_cpu, seg) +
 			seg_of(x->op[1].reg.value) * (uint32_t)sizeof(struct x86_seg) +
@@ -1539,7 +1589,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	 * overwrites the flags anyway, else a flag-free movzx/jrcxz. */
 	struct stub *ps = new_stub(&t, ST_POLL);
 	ps->target = b->rip;
-	if (t.ins[0].live_in == 0) {
+	if (t.ins[0].live_in == 0 && !s->precise_flags) {
 		b1(e, 0x65); b1(e, 0x80); b1(e, 0x3c); b1(e, 0x25); b4(e, BT_OFF_EXITREQ); b1(e, 0);
 		b1(e, 0x0f); b1(e, 0x85);                       /* jne stub */
 		ps->field = e->p;
