@@ -1277,6 +1277,17 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		if (x->in.address_width == 32)
 			b1(e, 0x67);
 		uint8_t opc = x->in.opcode;     /* E0..E3 */
+		/* Some hosts (AMD here) let a redundant F2/F3 prefix pick the ZF
+		 * condition of LOOPE/LOOPNE; keep the last one so the host decides
+		 * exactly as it would natively. */
+		uint8_t rep = 0;
+		for (int i = 0; i < x->in.raw.prefix_count; i++) {
+			uint8_t v = x->in.raw.prefixes[i].value;
+			if (v == 0xf2 || v == 0xf3)
+				rep = v;
+		}
+		if (rep && (opc == 0xe0 || opc == 0xe1))
+			b1(e, rep);
 		b1(e, opc);
 		b1(e, 5);
 		exit_chain(t, next_rip(t, x));
