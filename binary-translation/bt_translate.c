@@ -677,8 +677,10 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		bn(e, x->bytes, in->length);
 		return 0;
 	}
-	if (mem >= 0 && ndisp > 1)
-		return -1;
+	/* Two displaced registers and a memory operand (shrx esp, [m], r11d):
+	 * both scratches hold guest registers, so the address moves to a
+	 * borrowed legacy register, as for AH..BH below. */
+	bool twodisp = mem >= 0 && ndisp > 1;
 	/* BT/BTS/BTR/BTC m, r: the register is a signed bit offset into a bit
 	 * string that may reach other pages. Move the address by the offset's
 	 * whole words here and hand the instruction only the offset modulo the
@@ -722,13 +724,13 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 				}
 			}
 		}
-		if (high) {
+		if (high || twodisp) {
 			static const int cand[] = { GPR_RSI, GPR_RDI, GPR_RBP, GPR_RBX, GPR_RDX,
 						    GPR_RCX, GPR_RAX };
 			for (int k = 0; k < 7 && borrow < 0; k++)
 				if (!(used & (1u << cand[k])))
 					borrow = cand[k];
-			if (borrow < 0 || ndisp)
+			if (borrow < 0 || (ndisp && !twodisp))
 				return -1;
 		}
 	}
@@ -750,6 +752,13 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	uint8_t tail[64];
 	int tl = 0;
+	/* The borrowed base first: the displaced loads may overwrite r11. */
+	if (borrow >= 0) {
+		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
+		gs_store(&te, BT_OFF_TMP3, borrow);
+		mov_rr(&te, borrow, R11, true);
+		tl = (int)(te.p - tail);
+	}
 	for (int k = 0; k < ndisp; k++) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
 		if (bitmem) {
@@ -766,12 +775,6 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		} else {
 			gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
 		}
-		tl = (int)(te.p - tail);
-	}
-	if (borrow >= 0) {
-		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
-		gs_store(&te, BT_OFF_TMP3, borrow);
-		mov_rr(&te, borrow, R11, true);
 		tl = (int)(te.p - tail);
 	}
 	int n;
