@@ -1451,17 +1451,27 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		uint64_t sp = c->gpr[GPR_RSP];
 		if (pop(c, &v, e.osz) < 0)
 			return 0;
+		/* A fault is delivered at once on the current stack, so RSP
+		 * must already be back at its old value when one can happen;
+		 * the destination address still uses the incremented RSP. */
+		uint64_t nsp = c->gpr[GPR_RSP];
 		if (e.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    ZydisRegisterGetClass(e.op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-			if (bt_load_seg(c, seg_index(e.op[0].reg.value), (uint16_t)v) < 0) {
-				c->gpr[GPR_RSP] = sp;
+			c->gpr[GPR_RSP] = sp;
+			if (bt_load_seg(c, seg_index(e.op[0].reg.value), (uint16_t)v) < 0)
 				return 0;
-			}
+			c->gpr[GPR_RSP] = nsp;
 			if (e.op[0].reg.value == ZYDIS_REGISTER_SS)
 				c->shadow = true;
-		} else if (op_write(ep, 0, v) < 0) {
+		} else if (e.op[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+			uint64_t lin = op_lin(ep, &e.op[0]);
+			int bytes = e.op[0].size / 8;
 			c->gpr[GPR_RSP] = sp;
-			return 0;
+			if (bt_vwrite(c, lin, &v, bytes > 8 ? 8 : bytes, false) < 0)
+				return 0;
+			c->gpr[GPR_RSP] = nsp;
+		} else {
+			op_write(ep, 0, v);
 		}
 		break;
 	}
