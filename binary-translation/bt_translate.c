@@ -1308,10 +1308,32 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		int n = t->m64 ? 8 : 4;
 		if (load_target(t, x, next_rip(t, x)) < 0)
 			return -1;
+		/* A non-canonical target faults before anything is pushed:
+		 * check it flag-free (rcx = (r11 + 2^47) >> 48) and leave
+		 * through a lookup that turns it into #GP with no RSP change. */
+		uint8_t *bad = NULL;
+		if (t->m64) {
+			gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);         /* mov gs:[tmp], rcx */
+			mov_imm64(e, R10, 1ull << 47);
+			b1(e, 0x4b); b1(e, 0x8d); b1(e, 0x0c); b1(e, 0x13); /* lea rcx,[r11+r10] */
+			b1(e, 0x41); b1(e, 0xba); b4(e, 48);             /* mov r10d, 48 */
+			b1(e, 0xc4); b1(e, 0xe2); b1(e, 0xab); b1(e, 0xf7); b1(e, 0xc9); /* shrx rcx,rcx,r10 */
+			b1(e, 0xe3); b1(e, 5);                           /* jrcxz ok */
+			b1(e, 0xe9);
+			bad = e->p;
+			b4(e, 0);
+			gs_load(e, 1, BT_OFF_TMPRCX, true);              /* ok: */
+		}
 		gs_store(e, BT_OFF_TMP2, R11);
 		push_value(t, x, n, 0, true, next_rip(t, x), next_rip(t, x));
 		gs_load(e, R11, BT_OFF_TMP2, true);
 		indirect(t, x->rip, -n);
+		if (bad) {
+			int32_t rel = (int32_t)(e->p - (bad + 4));
+			memcpy(bad, &rel, 4);
+			gs_load(e, 1, BT_OFF_TMPRCX, true);
+			indirect(t, x->rip, 0);
+		}
 		return 0;
 	}
 	case K_JMP_IND:
