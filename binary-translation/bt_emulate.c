@@ -744,6 +744,11 @@ static int emu_string(struct emu *e)
 			}
 		}
 		uint64_t a = 0, b = 0;
+		/* CMPS: the host reads ES:[rDI] before DS:[rSI], so a fault
+		 * (#GP or #PF) on the destination wins; match it. */
+		bool dfirst = is_cmp && src;
+		if (dfirst && bt_vread(c, dlin, &b, size, false) < 0)
+			return 0;
 		if (src && bt_vread(c, slin, &a, size, false) < 0)
 			return 0;
 		if (m == ZYDIS_MNEMONIC_STOSB || m == ZYDIS_MNEMONIC_STOSW ||
@@ -751,7 +756,7 @@ static int emu_string(struct emu *e)
 		    m == ZYDIS_MNEMONIC_SCASB || m == ZYDIS_MNEMONIC_SCASW ||
 		    m == ZYDIS_MNEMONIC_SCASD || m == ZYDIS_MNEMONIC_SCASQ)
 			a = c->gpr[GPR_RAX] & mask_of(size);
-		if (is_cmp) {
+		if (is_cmp && !dfirst) {
 			if (bt_vread(c, dlin, &b, size, false) < 0)
 				return 0;
 		} else if (dst) {
