@@ -756,8 +756,8 @@ static int emu_string(struct emu *e)
 		    m == ZYDIS_MNEMONIC_SCASB || m == ZYDIS_MNEMONIC_SCASW ||
 		    m == ZYDIS_MNEMONIC_SCASD || m == ZYDIS_MNEMONIC_SCASQ)
 			a = c->gpr[GPR_RAX] & mask_of(size);
-		if (is_cmp && !dfirst) {
-			if (bt_vread(c, dlin, &b, size, false) < 0)
+		if (is_cmp) {
+			if (!dfirst && bt_vread(c, dlin, &b, size, false) < 0)
 				return 0;
 		} else if (dst) {
 			if (bt_vwrite(c, dlin, &a, size, false) < 0)
