@@ -744,9 +744,10 @@ static int emu_string(struct emu *e)
 			}
 		}
 		uint64_t a = 0, b = 0;
-		/* CMPS: the host reads ES:[rDI] before DS:[rSI], so a fault
-		 * (#GP or #PF) on the destination wins; match it. */
-		bool dfirst = is_cmp && src;
+		/* CMPS: the host reads ES:[rDI] before DS:[rSI], except REPE
+		 * CMPSB (measured with tests/difftest on the AMD host), and the
+		 * first fault (#GP or #PF) wins; match it. */
+		bool dfirst = is_cmp && src && !(size == 1 && rep && repe);
 		if (dfirst && bt_vread(c, dlin, &b, size, false) < 0)
 			return 0;
 		if (src && bt_vread(c, slin, &a, size, false) < 0)
