@@ -142,9 +142,13 @@ static int op_read(struct emu *e, int i, uint64_t *v)
 	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
 		*v = o->imm.value.u & mask_of(bytes ? bytes : 8);
 		return 0;
-	case ZYDIS_OPERAND_TYPE_MEMORY:
+	case ZYDIS_OPERAND_TYPE_MEMORY: {
 		*v = 0;
-		return bt_vread(e->c, op_lin(e, o), v, bytes > 8 ? 8 : bytes, false);
+		e->c->ss_access = o->mem.segment == ZYDIS_REGISTER_SS;
+		int r = bt_vread(e->c, op_lin(e, o), v, bytes > 8 ? 8 : bytes, false);
+		e->c->ss_access = false;
+		return r;
+	}
 	default:
 		*v = 0;
 		return 0;
@@ -159,8 +163,12 @@ static int op_write(struct emu *e, int i, uint64_t v)
 		reg_set(e->c, o->reg.value, v);
 		return 0;
 	}
-	if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
-		return bt_vwrite(e->c, op_lin(e, o), &v, bytes > 8 ? 8 : bytes, false);
+	if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+		e->c->ss_access = o->mem.segment == ZYDIS_REGISTER_SS;
+		int r = bt_vwrite(e->c, op_lin(e, o), &v, bytes > 8 ? 8 : bytes, false);
+		e->c->ss_access = false;
+		return r;
+	}
 	return 0;
 }
 
@@ -178,7 +186,10 @@ static int push(struct bt_cpu *c, uint64_t v, int size)
 	uint64_t lin = seg_base(c, SEG_SS) + sp;
 	if (!(c->mode & BT_MODE_64))
 		lin &= 0xffffffffull;
-	if (bt_vwrite(c, lin, &v, size, false) < 0)
+	c->ss_access = true;
+	int r = bt_vwrite(c, lin, &v, size, false);
+	c->ss_access = false;
+	if (r < 0)
 		return -1;
 	c->gpr[GPR_RSP] = (c->gpr[GPR_RSP] & ~m) | sp;
 	return 0;
@@ -192,7 +203,10 @@ static int pop(struct bt_cpu *c, uint64_t *v, int size)
 	if (!(c->mode & BT_MODE_64))
 		lin &= 0xffffffffull;
 	*v = 0;
-	if (bt_vread(c, lin, v, size, false) < 0)
+	c->ss_access = true;
+	int r = bt_vread(c, lin, v, size, false);
+	c->ss_access = false;
+	if (r < 0)
 		return -1;
 	c->gpr[GPR_RSP] = (c->gpr[GPR_RSP] & ~m) | ((sp + size) & m);
 	return 0;
@@ -1473,7 +1487,10 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			uint64_t lin = op_lin(ep, &e.op[0]);
 			int bytes = e.op[0].size / 8;
 			c->gpr[GPR_RSP] = sp;
-			if (bt_vwrite(c, lin, &v, bytes > 8 ? 8 : bytes, false) < 0)
+			c->ss_access = e.op[0].mem.segment == ZYDIS_REGISTER_SS;
+			int r = bt_vwrite(c, lin, &v, bytes > 8 ? 8 : bytes, false);
+			c->ss_access = false;
+			if (r < 0)
 				return 0;
 			c->gpr[GPR_RSP] = nsp;
 		} else {

@@ -981,7 +981,9 @@ static int emit_pushm(struct tctx *t, struct tinsn *x)
 	struct em te = { tail, tail, tail + sizeof(tail), false };
 	mov_r11mem(&te, R10, n, true);
 	gs_store(&te, BT_OFF_TMP2, R10);
-	site(t, x, n, true, false, false, tail, (int)(te.p - tail), next_rip(t, x));
+	/* An RSP/RBP-based source is SS-relative: non-canonical is #SS. */
+	site(t, x, n, true, false, x->op[0].mem.segment == ZYDIS_REGISTER_SS, tail,
+	     (int)(te.p - tail), next_rip(t, x));
 	push_value(t, x, n, -1, false, 0, next_rip(t, x));
 	return 0;
 }
