@@ -1428,6 +1428,22 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			off = 0;
 			bt_memcpy(&off, buf, e.osz);
 			bt_memcpy(&sel, buf + e.osz, 2);
+		} else if (e.ip->meta.branch_type != ZYDIS_BRANCH_TYPE_FAR) {
+			/* Near indirect branches the translator leaves to us
+			 * (call rsp): the target is checked before the push. */
+			uint64_t to;
+			if (op_read(ep, 0, &to) < 0)
+				return 0;
+			if (e.osz < 8)
+				to &= mask_of(e.osz);
+			else if ((uint64_t)((int64_t)(to << 16) >> 16) != to) {
+				gp0(c);
+				return 0;
+			}
+			if (call && push(c, e.next, e.osz) < 0)
+				return 0;
+			c->rip = to;
+			return 0;
 		} else {
 			emu_fail(ep, "unexpected near branch in the emulator:");
 			return 0;
