@@ -158,6 +158,7 @@ struct bt_cpu {
 	int cpl;
 	uint32_t mode;
 	bool shadow;            /* STI / MOV SS interrupt shadow for one instruction */
+	bool ss_access;         /* emulator access is SS-relative: non-canonical -> #SS */
 	bool shadow_pending;    /* an interrupt waits for the shadow to end */
 	bool poll_is_shadow;    /* exit_req was set by us for that */
 	bool halted;

@@ -142,9 +142,13 @@ static int op_read(struct emu *e, int i, uint64_t *v)
 	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
 		*v = o->imm.value.u & mask_of(bytes ? bytes : 8);
 		return 0;
-	case ZYDIS_OPERAND_TYPE_MEMORY:
+	case ZYDIS_OPERAND_TYPE_MEMORY: {
 		*v = 0;
-		return bt_vread(e->c, op_lin(e, o), v, bytes > 8 ? 8 : bytes, false);
+		e->c->ss_access = o->mem.segment == ZYDIS_REGISTER_SS;
+		int r = bt_vread(e->c, op_lin(e, o), v, bytes > 8 ? 8 : bytes, false);
+		e->c->ss_access = false;
+		return r;
+	}
 	default:
 		*v = 0;
 		return 0;
@@ -159,8 +163,12 @@ static int op_write(struct emu *e, int i, uint64_t v)
 		reg_set(e->c, o->reg.value, v);
 		return 0;
 	}
-	if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
-		return bt_vwrite(e->c, op_lin(e, o), &v, bytes > 8 ? 8 : bytes, false);
+	if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+		e->c->ss_access = o->mem.segment == ZYDIS_REGISTER_SS;
+		int r = bt_vwrite(e->c, op_lin(e, o), &v, bytes > 8 ? 8 : bytes, false);
+		e->c->ss_access = false;
+		return r;
+	}
 	return 0;
 }
 
@@ -178,7 +186,10 @@ static int push(struct bt_cpu *c, uint64_t v, int size)
 	uint64_t lin = seg_base(c, SEG_SS) + sp;
 	if (!(c->mode & BT_MODE_64))
 		lin &= 0xffffffffull;
-	if (bt_vwrite(c, lin, &v, size, false) < 0)
+	c->ss_access = true;
+	int r = bt_vwrite(c, lin, &v, size, false);
+	c->ss_access = false;
+	if (r < 0)
 		return -1;
 	c->gpr[GPR_RSP] = (c->gpr[GPR_RSP] & ~m) | sp;
 	return 0;
@@ -192,7 +203,10 @@ static int pop(struct bt_cpu *c, uint64_t *v, int size)
 	if (!(c->mode & BT_MODE_64))
 		lin &= 0xffffffffull;
 	*v = 0;
-	if (bt_vread(c, lin, v, size, false) < 0)
+	c->ss_access = true;
+	int r = bt_vread(c, lin, v, size, false);
+	c->ss_access = false;
+	if (r < 0)
 		return -1;
 	c->gpr[GPR_RSP] = (c->gpr[GPR_RSP] & ~m) | ((sp + size) & m);
 	return 0;
@@ -744,6 +758,12 @@ static int emu_string(struct emu *e)
 			}
 		}
 		uint64_t a = 0, b = 0;
+		/* CMPS: the host reads ES:[rDI] before DS:[rSI], except REPE
+		 * CMPSB (measured with tests/difftest on the AMD host), and the
+		 * first fault (#GP or #PF) wins; match it. */
+		bool dfirst = is_cmp && src && !(size == 1 && rep && repe);
+		if (dfirst && bt_vread(c, dlin, &b, size, false) < 0)
+			return 0;
 		if (src && bt_vread(c, slin, &a, size, false) < 0)
 			return 0;
 		if (m == ZYDIS_MNEMONIC_STOSB || m == ZYDIS_MNEMONIC_STOSW ||
@@ -752,7 +772,7 @@ static int emu_string(struct emu *e)
 		    m == ZYDIS_MNEMONIC_SCASD || m == ZYDIS_MNEMONIC_SCASQ)
 			a = c->gpr[GPR_RAX] & mask_of(size);
 		if (is_cmp) {
-			if (bt_vread(c, dlin, &b, size, false) < 0)
+			if (!dfirst && bt_vread(c, dlin, &b, size, false) < 0)
 				return 0;
 		} else if (dst) {
 			if (bt_vwrite(c, dlin, &a, size, false) < 0)
@@ -1408,6 +1428,22 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			off = 0;
 			bt_memcpy(&off, buf, e.osz);
 			bt_memcpy(&sel, buf + e.osz, 2);
+		} else if (e.ip->meta.branch_type != ZYDIS_BRANCH_TYPE_FAR) {
+			/* Near indirect branches the translator leaves to us
+			 * (call rsp): the target is checked before the push. */
+			uint64_t to;
+			if (op_read(ep, 0, &to) < 0)
+				return 0;
+			if (e.osz < 8)
+				to &= mask_of(e.osz);
+			else if ((uint64_t)((int64_t)(to << 16) >> 16) != to) {
+				gp0(c);
+				return 0;
+			}
+			if (call && push(c, e.next, e.osz) < 0)
+				return 0;
+			c->rip = to;
+			return 0;
 		} else {
 			emu_fail(ep, "unexpected near branch in the emulator:");
 			return 0;
@@ -1451,17 +1487,30 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		uint64_t sp = c->gpr[GPR_RSP];
 		if (pop(c, &v, e.osz) < 0)
 			return 0;
+		/* A fault is delivered at once on the current stack, so RSP
+		 * must already be back at its old value when one can happen;
+		 * the destination address still uses the incremented RSP. */
+		uint64_t nsp = c->gpr[GPR_RSP];
 		if (e.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    ZydisRegisterGetClass(e.op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-			if (bt_load_seg(c, seg_index(e.op[0].reg.value), (uint16_t)v) < 0) {
-				c->gpr[GPR_RSP] = sp;
+			c->gpr[GPR_RSP] = sp;
+			if (bt_load_seg(c, seg_index(e.op[0].reg.value), (uint16_t)v) < 0)
 				return 0;
-			}
+			c->gpr[GPR_RSP] = nsp;
 			if (e.op[0].reg.value == ZYDIS_REGISTER_SS)
 				c->shadow = true;
-		} else if (op_write(ep, 0, v) < 0) {
+		} else if (e.op[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+			uint64_t lin = op_lin(ep, &e.op[0]);
+			int bytes = e.op[0].size / 8;
 			c->gpr[GPR_RSP] = sp;
-			return 0;
+			c->ss_access = e.op[0].mem.segment == ZYDIS_REGISTER_SS;
+			int r = bt_vwrite(c, lin, &v, bytes > 8 ? 8 : bytes, false);
+			c->ss_access = false;
+			if (r < 0)
+				return 0;
+			c->gpr[GPR_RSP] = nsp;
+		} else {
+			op_write(ep, 0, v);
 		}
 		break;
 	}

@@ -686,7 +686,7 @@ static int vaccess(struct bt_cpu *c, uint64_t lin, void *buf, unsigned len, bool
 		bool wr;
 		int r = mmu_walk(c, lin, write ? BT_ACC_W : BT_ACC_R, user, &gpa, &err, &wr);
 		if (r != WALK_OK)
-			return access_fault(c, r, lin, err, false);
+			return access_fault(c, r, lin, err, c->ss_access);
 		if (write)
 			bt_pwrite(c, gpa, p, n);
 		else
@@ -718,7 +718,7 @@ int bt_vwrite(struct bt_cpu *c, uint64_t lin, const void *buf, unsigned len, boo
 		bool wr;
 		int r = mmu_walk(c, l, BT_ACC_W, user, &gpa, &err, &wr);
 		if (r != WALK_OK)
-			return access_fault(c, r, l, err, false);
+			return access_fault(c, r, l, err, c->ss_access);
 		l += n;
 		left -= n;
 	}

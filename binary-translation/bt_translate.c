@@ -677,8 +677,10 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		bn(e, x->bytes, in->length);
 		return 0;
 	}
-	if (mem >= 0 && ndisp > 1)
-		return -1;
+	/* Two displaced registers and a memory operand (shrx esp, [m], r11d):
+	 * both scratches hold guest registers, so the address moves to a
+	 * borrowed legacy register, as for AH..BH below. */
+	bool twodisp = mem >= 0 && ndisp > 1;
 	/* BT/BTS/BTR/BTC m, r: the register is a signed bit offset into a bit
 	 * string that may reach other pages. Move the address by the offset's
 	 * whole words here and hand the instruction only the offset modulo the
@@ -722,13 +724,13 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 				}
 			}
 		}
-		if (high) {
+		if (high || twodisp) {
 			static const int cand[] = { GPR_RSI, GPR_RDI, GPR_RBP, GPR_RBX, GPR_RDX,
 						    GPR_RCX, GPR_RAX };
 			for (int k = 0; k < 7 && borrow < 0; k++)
 				if (!(used & (1u << cand[k])))
 					borrow = cand[k];
-			if (borrow < 0 || ndisp)
+			if (borrow < 0 || (ndisp && !twodisp))
 				return -1;
 		}
 	}
@@ -750,6 +752,13 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	uint8_t tail[64];
 	int tl = 0;
+	/* The borrowed base first: the displaced loads may overwrite r11. */
+	if (borrow >= 0) {
+		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
+		gs_store(&te, BT_OFF_TMP3, borrow);
+		mov_rr(&te, borrow, R11, true);
+		tl = (int)(te.p - tail);
+	}
 	for (int k = 0; k < ndisp; k++) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
 		if (bitmem) {
@@ -766,12 +775,6 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		} else {
 			gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
 		}
-		tl = (int)(te.p - tail);
-	}
-	if (borrow >= 0) {
-		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
-		gs_store(&te, BT_OFF_TMP3, borrow);
-		mov_rr(&te, borrow, R11, true);
 		tl = (int)(te.p - tail);
 	}
 	int n;
@@ -978,7 +981,9 @@ static int emit_pushm(struct tctx *t, struct tinsn *x)
 	struct em te = { tail, tail, tail + sizeof(tail), false };
 	mov_r11mem(&te, R10, n, true);
 	gs_store(&te, BT_OFF_TMP2, R10);
-	site(t, x, n, true, false, false, tail, (int)(te.p - tail), next_rip(t, x));
+	/* An RSP/RBP-based source is SS-relative: non-canonical is #SS. */
+	site(t, x, n, true, false, x->op[0].mem.segment == ZYDIS_REGISTER_SS, tail,
+	     (int)(te.p - tail), next_rip(t, x));
 	push_value(t, x, n, -1, false, 0, next_rip(t, x));
 	return 0;
 }
@@ -1277,6 +1282,17 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		if (x->in.address_width == 32)
 			b1(e, 0x67);
 		uint8_t opc = x->in.opcode;     /* E0..E3 */
+		/* Some hosts (AMD here) let a redundant F2/F3 prefix pick the ZF
+		 * condition of LOOPE/LOOPNE; keep the last one so the host decides
+		 * exactly as it would natively. */
+		uint8_t rep = 0;
+		for (int i = 0; i < x->in.raw.prefix_count; i++) {
+			uint8_t v = x->in.raw.prefixes[i].value;
+			if (v == 0xf2 || v == 0xf3)
+				rep = v;
+		}
+		if (rep && (opc == 0xe0 || opc == 0xe1))
+			b1(e, rep);
 		b1(e, opc);
 		b1(e, 5);
 		exit_chain(t, next_rip(t, x));
@@ -1294,10 +1310,32 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		int n = t->m64 ? 8 : 4;
 		if (load_target(t, x, next_rip(t, x)) < 0)
 			return -1;
+		/* A non-canonical target faults before anything is pushed:
+		 * check it flag-free (rcx = (r11 + 2^47) >> 48) and leave
+		 * through a lookup that turns it into #GP with no RSP change. */
+		uint8_t *bad = NULL;
+		if (t->m64) {
+			gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);         /* mov gs:[tmp], rcx */
+			mov_imm64(e, R10, 1ull << 47);
+			b1(e, 0x4b); b1(e, 0x8d); b1(e, 0x0c); b1(e, 0x13); /* lea rcx,[r11+r10] */
+			b1(e, 0x41); b1(e, 0xba); b4(e, 48);             /* mov r10d, 48 */
+			b1(e, 0xc4); b1(e, 0xe2); b1(e, 0xab); b1(e, 0xf7); b1(e, 0xc9); /* shrx rcx,rcx,r10 */
+			b1(e, 0xe3); b1(e, 5);                           /* jrcxz ok */
+			b1(e, 0xe9);
+			bad = e->p;
+			b4(e, 0);
+			gs_load(e, 1, BT_OFF_TMPRCX, true);              /* ok: */
+		}
 		gs_store(e, BT_OFF_TMP2, R11);
 		push_value(t, x, n, 0, true, next_rip(t, x), next_rip(t, x));
 		gs_load(e, R11, BT_OFF_TMP2, true);
 		indirect(t, x->rip, -n);
+		if (bad) {
+			int32_t rel = (int32_t)(e->p - (bad + 4));
+			memcpy(bad, &rel, 4);
+			gs_load(e, 1, BT_OFF_TMPRCX, true);
+			indirect(t, x->rip, 0);
+		}
 		return 0;
 	}
 	case K_JMP_IND:
