@@ -295,6 +295,7 @@ void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host);
 /* Linear -> physical. Returns 0, or -1 after delivering #PF/#GP (c->reason). */
 int bt_fetch_probe(struct bt_cpu *c, uint64_t lin, uint64_t *gpa);
 int bt_translate_lin(struct bt_cpu *c, uint64_t lin, int acc, bool user, uint64_t *gpa);
+int bt_translate_quiet(struct bt_cpu *c, uint64_t lin, int acc, uint64_t *gpa);
 /* Guest-virtual access from C at the current CPL (supervisor if sys). -1 on fault
  * (the fault has been delivered). */
 int bt_vread(struct bt_cpu *c, uint64_t lin, void *buf, unsigned len, bool sys);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bt_cpu.h"
+#include "vm.h"
 
 #define RF_TF   (1ull << 8)
 #define RF_IF   (1ull << 9)
@@ -395,8 +396,26 @@ void bt_deliver(struct bt_cpu *c, int vec, bool has_err, uint32_t err, bool soft
 	c->triple = true;
 }
 
+/* SPEC 9: with a per-vCPU page registered the guest's READ_CR2 may be a
+ * plain load from the page (kind SHARED), so the page's cr2 must hold the
+ * faulting address before the handler runs; else a handler reading a
+ * stale CR2 "fixes" the wrong address and the access faults forever. A
+ * direct store, not vmi_set_cr2(): this runs inside translated-code
+ * helpers where libc's SIMD memcpy would clobber the guest's FPU state. */
+static void vmi_page_cr2(struct bt_cpu *c)
+{
+	const struct vmi_ctx *v = &c->vcpu->vmi;
+	if (!v->vcpu_page_on)
+		return;
+	uint8_t *h = bt_gpa_host(c, v->vcpu_page + VMI_VCPU_OFF_CR2);
+	if (h)
+		*(volatile uint64_t *)h = c->cr2;
+}
+
 void bt_raise(struct bt_cpu *c, int vec, bool has_err, uint32_t err)
 {
+	if (vec == 14)
+		vmi_page_cr2(c);
 	bt_deliver(c, vec, has_err, err, false, c->rip);
 }
 

@@ -408,6 +408,15 @@ notpresent:
 	return WALK_PF;
 }
 
+/* A supervisor walk for the host's own accesses (VMI calls): never raises
+ * an exception in the guest. */
+int bt_translate_quiet(struct bt_cpu *c, uint64_t lin, int acc, uint64_t *gpa)
+{
+	uint32_t err = 0;
+	bool wr;
+	return mmu_walk(c, lin, acc, false, gpa, &err, &wr) == WALK_OK ? 0 : -1;
+}
+
 int bt_translate_lin(struct bt_cpu *c, uint64_t lin, int acc, bool user, uint64_t *gpa)
 {
 	uint32_t err = 0;

@@ -3,10 +3,12 @@
  * straight from the vCPU block (no exit to the core), and struct vmi_ops
  * maps the dispatcher's requests onto the block's state.
  *
- * Not done yet (docs/vmi-design.md, "Engine wiring"): the SHARED interrupt
- * flag (CLI/STI/PUSHF/POPF/IRET and delivery acting on irq_enabled while a
- * per-vCPU page is registered), CR2 in the page before #PF delivery, the
- * pvclock and ALARM_SET, and recognising VMCALL at translation time. */
+ * CR2 goes into the page before #PF delivery (bt_except.c). Not done yet
+ * (docs/vmi-design.md, "Engine wiring"): the SHARED interrupt flag
+ * (CLI/STI/PUSHF/POPF/IRET and delivery acting on irq_enabled while a
+ * per-vCPU page is registered; until then vmi_calls.c publishes IRQ 1-4 as
+ * NATIVE on BT), pvclock rewrites and recognising VMCALL at translation
+ * time. */
 #include "bt_cpu.h"
 #include "clock.h"
 #include "error.h"
@@ -92,7 +94,7 @@ static int bt_vmi_load_sel(void *o, enum vmi_sel which, uint16_t sel)
 	}
 	uint64_t off = sel & ~7u, d[2], gpa;
 	if (off + 15 > c->gdt.limit ||
-	    bt_translate_lin(c, c->gdt.base + off, BT_ACC_R, false, &gpa) < 0 ||
+	    bt_translate_quiet(c, c->gdt.base + off, BT_ACC_R, &gpa) < 0 ||
 	    (gpa & 0xfff) > 0xff0 || vmi_mem_read(&c->vm->mem, gpa, d, 16))
 		return -1;
 	struct x86_seg n;
@@ -108,12 +110,15 @@ static int bt_vmi_load_sel(void *o, enum vmi_sel which, uint16_t sel)
 	return 0;
 }
 
+/* Linux maps the TSS read-only in its cpu_entry_area (the CPU only reads
+ * it), so a write-access walk would fail: walk for read, as the CPU's own
+ * TSS accesses do, and never raise anything in the guest from here. */
 static void bt_vmi_set_sp0(void *o, uint64_t sp0)
 {
 	struct bt_cpu *c = cpu(o);
 	uint64_t gpa;
 	if (!c->tr.unusable && c->tr.limit >= 11 &&
-	    bt_translate_lin(c, c->tr.base + 4, BT_ACC_W, false, &gpa) == 0 &&
+	    bt_translate_quiet(c, c->tr.base + 4, BT_ACC_R, &gpa) == 0 &&
 	    (gpa & 0xfff) <= 0xff8)
 		bt_vmi_write(o, gpa, &sp0, 8);
 }

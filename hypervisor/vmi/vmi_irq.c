@@ -7,7 +7,8 @@
 
 static bool use_page(struct vmi_ctx *ctx)
 {
-	return ctx->host->cfg.backend == VMI_BACKEND_BT && ctx->vcpu_page_on;
+	return ctx->host->cfg.backend == VMI_BACKEND_BT && ctx->vcpu_page_on &&
+	       vmi_calls[VMI_CALL_IRQ_DISABLE].kind_bt == VMI_KIND_SHARED;
 }
 
 bool vmi_irq_enabled(struct vmi_ctx *ctx)

@@ -3,6 +3,7 @@
 
 #include "unit.h"
 #include "test_vmi_fake.h"
+#include "vmi/vmi_internal.h"
 
 static struct fake_vcpu f;
 static struct vmi_host h;
@@ -256,6 +257,20 @@ static void test_vmi_irq(void)
 	uint8_t *pg = f.ram + FAKE_VCPU_PAGE;
 	f.rflags_if = true;
 	pg[VMI_VCPU_OFF_IRQ_ENABLED] = 1;
+	if (vmi_calls[VMI_CALL_IRQ_DISABLE].kind_bt != VMI_KIND_SHARED) {
+		/* IRQ published NATIVE on BT: the calls act on RFLAGS.IF and
+		 * leave the byte alone. */
+		CU_ASSERT_EQUAL(call(VMI_CALL_IRQ_SAVE_FL, 0, 0, 0, 0), 0x200);
+		CU_ASSERT_EQUAL(call(VMI_CALL_IRQ_DISABLE, 0, 0, 0, 0), 0);
+		CU_ASSERT_FALSE(f.rflags_if);
+		CU_ASSERT_EQUAL(pg[VMI_VCPU_OFF_IRQ_ENABLED], 1);
+		CU_ASSERT_EQUAL(call(VMI_CALL_IRQ_SAVE_FL, 0, 0, 0, 0), 0);
+		CU_ASSERT_EQUAL(call(VMI_CALL_IRQ_RESTORE_FL, 0x202, 0, 0, 0), 0);
+		CU_ASSERT_TRUE(f.rflags_if);
+		CU_ASSERT_EQUAL(f.windows, 1);
+		fake_teardown(&f, &h);
+		return;
+	}
 	CU_ASSERT_EQUAL(call(VMI_CALL_IRQ_SAVE_FL, 0, 0, 0, 0), 0x200);
 	CU_ASSERT_EQUAL(call(VMI_CALL_IRQ_DISABLE, 0, 0, 0, 0), 0);
 	CU_ASSERT_EQUAL(pg[VMI_VCPU_OFF_IRQ_ENABLED], 0);
