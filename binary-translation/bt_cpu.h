@@ -300,6 +300,7 @@ int bt_translate_quiet(struct bt_cpu *c, uint64_t lin, int acc, uint64_t *gpa);
  * (the fault has been delivered). */
 int bt_vread(struct bt_cpu *c, uint64_t lin, void *buf, unsigned len, bool sys);
 int bt_vwrite(struct bt_cpu *c, uint64_t lin, const void *buf, unsigned len, bool sys);
+int bt_vprobe_write(struct bt_cpu *c, uint64_t lin, unsigned len, bool sys);
 /* Physical access (RAM or the MMIO bus). */
 void bt_pread(struct bt_cpu *c, uint64_t gpa, void *buf, unsigned len);
 void bt_pwrite(struct bt_cpu *c, uint64_t gpa, const void *buf, unsigned len);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bt_cpu.h"
+#include "bt_maskmov.h"
 #include "devices/lapic.h"
 #include "vm.h"
 
@@ -1614,9 +1615,13 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		}
 		bool save = mn == ZYDIS_MNEMONIC_FXSAVE || mn == ZYDIS_MNEMONIC_FXSAVE64;
 		if (save) {
+			/* The whole 512 bytes must be writable, but the CPU stores
+			 * only the first 416: the rest is the guest's to keep. */
+			if (bt_vprobe_write(c, lin, 512, false) < 0)
+				return 0;
 			bt_fpu_unpark(c);
 			__asm__ volatile("fxsave64 %0" : "=m"(fx));
-			if (bt_vwrite(c, lin, fx, 512, false) < 0)
+			if (bt_vwrite(c, lin, fx, 416, false) < 0)
 				return 0;
 		} else {
 			if (bt_vread(c, lin, fx, 512, false) < 0)
@@ -1630,6 +1635,21 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			bt_fpu_unpark(c);
 			__asm__ volatile("fxrstor64 %0" : : "m"(fx));
 		}
+		break;
+	}
+	case ZYDIS_MNEMONIC_MASKMOVQ: case ZYDIS_MNEMONIC_MASKMOVDQU:
+	case ZYDIS_MNEMONIC_VMASKMOVDQU: case ZYDIS_MNEMONIC_VMASKMOVPS:
+	case ZYDIS_MNEMONIC_VMASKMOVPD: case ZYDIS_MNEMONIC_VPMASKMOVD:
+	case ZYDIS_MNEMONIC_VPMASKMOVQ: {
+		int m = 0;
+		while (m < e.ip->operand_count && e.op[m].type != ZYDIS_OPERAND_TYPE_MEMORY)
+			m++;
+		if (m == e.ip->operand_count) {
+			emu_fail(ep, "masked move without a memory operand");
+			return 0;
+		}
+		if (bt_maskmov(c, e.ip, e.op, op_lin(ep, &e.op[m])) < 0)
+			return 0;
 		break;
 	}
 	case ZYDIS_MNEMONIC_VMCALL:

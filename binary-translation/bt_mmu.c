@@ -712,9 +712,9 @@ int bt_vread(struct bt_cpu *c, uint64_t lin, void *buf, unsigned len, bool sys)
 	return vaccess(c, lin, buf, len, sys, false);
 }
 
-int bt_vwrite(struct bt_cpu *c, uint64_t lin, const void *buf, unsigned len, bool sys)
+/* Raises the fault a write of [lin, lin+len) would take, writing nothing. */
+int bt_vprobe_write(struct bt_cpu *c, uint64_t lin, unsigned len, bool sys)
 {
-	/* Check every page first so a faulting write changes nothing. */
 	uint64_t l = lin;
 	unsigned left = len;
 	bool user = sys ? false : c->cpl == 3;
@@ -731,5 +731,13 @@ int bt_vwrite(struct bt_cpu *c, uint64_t lin, const void *buf, unsigned len, boo
 		l += n;
 		left -= n;
 	}
+	return 0;
+}
+
+int bt_vwrite(struct bt_cpu *c, uint64_t lin, const void *buf, unsigned len, bool sys)
+{
+	/* Check every page first so a faulting write changes nothing. */
+	if (bt_vprobe_write(c, lin, len, sys) < 0)
+		return -1;
 	return vaccess(c, lin, (void *)buf, len, sys, true);
 }

@@ -290,7 +290,9 @@ static bool mnemonic_denied(ZydisMnemonic m)
 	case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD: case ZYDIS_MNEMONIC_SCASQ:
 	case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSQ:
 	case ZYDIS_MNEMONIC_XLAT: case ZYDIS_MNEMONIC_MASKMOVDQU: case ZYDIS_MNEMONIC_MASKMOVQ:
-	case ZYDIS_MNEMONIC_VMASKMOVDQU:
+	case ZYDIS_MNEMONIC_VMASKMOVDQU: case ZYDIS_MNEMONIC_VMASKMOVPS:
+	case ZYDIS_MNEMONIC_VMASKMOVPD: case ZYDIS_MNEMONIC_VPMASKMOVD:
+	case ZYDIS_MNEMONIC_VPMASKMOVQ:
 		return true;
 	default:
 		return false;
@@ -829,7 +831,9 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		}
 		b1(e, 0xc4); b1(e, 0x42); b1(e, 0xa2); b1(e, 0xf7); b1(e, 0xd2); /* sarx r10,r10,r11 */
 		gs_load(e, R11, BT_OFF_TMP3, true);
-		b1(e, t->m64 ? 0x4f : 0x47); b1(e, 0x8d); b1(e, 0x1c);
+		/* a 32-bit address size wraps the offset address too (67 btc) */
+		b1(e, t->m64 && in->address_width == 64 ? 0x4f : 0x47);
+		b1(e, 0x8d); b1(e, 0x1c);
 		b1(e, (uint8_t)((bitw == 2 ? 0x40 : bitw == 4 ? 0x80 : 0xc0) | 0x13)); /* lea r11,[r11+r10*w] */
 	}
 	bool rd = mo->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
