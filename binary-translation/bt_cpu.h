@@ -237,6 +237,7 @@ struct bt_state {
 	uint32_t nchains;
 	uint32_t gen;           /* bumped on full flush */
 	bool precise_flags;     /* VMLITE_BT_PRECISE_FLAGS=1: exact flags in fault frames */
+	bool inject_jl_jle;     /* VMLITE_BT_INJECT_BUG=jl-jle: JL translated as JLE (difftest's proof) */
 	uint64_t flushes;
 };
 
@@ -251,6 +252,16 @@ struct bt_state {
 /* bt_entry.S */
 void bt_enter(struct bt_cpu *c, const void *code);
 void bt_asm_exit(void);
+void bt_asm_jc_empty(void);
+
+/* An empty jump-cache slot: its tag is ~0 (a RIP no block is cached for) and
+ * its host target leaves through a lookup exit, so an indirect branch that
+ * really goes to 0xffffffffffffffff matches the slot harmlessly. */
+static inline void bt_jc_clear(struct bt_jce *j)
+{
+	j->rip = ~0ull;
+	j->host = (uint64_t)(uintptr_t)bt_asm_jc_empty;
+}
 void bt_asm_exit_saved(void);
 void bt_asm_slow(void);
 void bt_asm_commit(void);

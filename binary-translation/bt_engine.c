@@ -253,6 +253,18 @@ static int bt_vm_create(struct vm *vm)
 		s->hash[i] = -1;
 	const char *pf = getenv("VMLITE_BT_PRECISE_FLAGS");
 	s->precise_flags = pf && *pf && *pf != '0';
+	/* A deliberate translator bug, so the differential harness can show it
+	 * catches one in the generated code itself (tests/difftest). */
+	const char *inj = getenv("VMLITE_BT_INJECT_BUG");
+	if (inj && *inj) {
+		if (strcmp(inj, "jl-jle") != 0) {
+			bt_vm_destroy(vm);
+			return err_set("VMLITE_BT_INJECT_BUG=%s is unknown; the only injectable "
+				       "translator bug is jl-jle (unset the variable to run correctly)",
+				       inj);
+		}
+		s->inject_jl_jle = true;
+	}
 	for (uint64_t i = 0; i <= s->npages; i++)
 		s->page_head[i] = -1;
 	install_signals();

@@ -78,6 +78,16 @@ bt_asm_exit_saved:
 	ret
 	.size bt_asm_exit, .-bt_asm_exit
 
+/* The host target of an empty jump-cache slot (tag ~0): an indirect branch
+ * to guest RIP 0xffffffffffffffff "hits" it and leaves as a lookup miss. */
+	.globl bt_asm_jc_empty
+	.type bt_asm_jc_empty, @function
+bt_asm_jc_empty:
+	mov gs:[BT_OFF_RIP], r11
+	mov qword ptr gs:[BT_OFF_REASON], BT_EXIT_LOOKUP
+	jmp bt_asm_exit
+	.size bt_asm_jc_empty, .-bt_asm_jc_empty
+
 /* Soft-TLB miss. Called from a site stub with r11 = guest linear address,
  * SLOWINFO/RETRY/AFTER/RIP/NEXT set; maybe the guest flags pushed below the
  * return address (BT_SI_FLAGSPUSHED). */

@@ -80,6 +80,8 @@ static void tlb_note(struct bt_cpu *c, int t, unsigned i)
 void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host)
 {
 	unsigned i = bt_jc_index(rip);
+	if (rip == ~0ull)
+		return;         /* the empty tag; such a block is found by lookup exits */
 	if (t == 0 && rip < 0xffff800000000000ull)
 		c->jc_user0 = true;
 	unsigned bb = (rip >> 12) & 4095;
@@ -104,7 +106,7 @@ static void jc_filter(struct bt_cpu *c, int t, bool (*drop)(uint64_t, uint64_t),
 			if (c->jc[t][i].rip == ~0ull)
 				continue;
 			if (!drop || drop(c->jc[t][i].rip, arg))
-				c->jc[t][i].rip = ~0ull;
+				bt_jc_clear(&c->jc[t][i]);
 			else if (c->jc_nfill[t] < BT_JC_FILL)
 				c->jc_fill[t][c->jc_nfill[t]++] = (uint16_t)i;
 			else
@@ -118,7 +120,7 @@ static void jc_filter(struct bt_cpu *c, int t, bool (*drop)(uint64_t, uint64_t),
 		if (c->jc[t][i].rip == ~0ull)
 			continue;
 		if (!drop || drop(c->jc[t][i].rip, arg))
-			c->jc[t][i].rip = ~0ull;
+			bt_jc_clear(&c->jc[t][i]);
 		else
 			c->jc_fill[t][keep++] = (uint16_t)i;
 	}
@@ -130,10 +132,10 @@ void bt_flush_jc(struct bt_cpu *c)
 	for (int t = 0; t < 2; t++) {
 		if (c->jc_ovf[t]) {
 			for (unsigned i = 0; i < BT_JC_SIZE; i++)
-				c->jc[t][i].rip = ~0ull;
+				bt_jc_clear(&c->jc[t][i]);
 		} else {
 			for (unsigned k = 0; k < c->jc_nfill[t]; k++)
-				c->jc[t][c->jc_fill[t][k]].rip = ~0ull;
+				bt_jc_clear(&c->jc[t][c->jc_fill[t][k]]);
 		}
 		c->jc_nfill[t] = 0;
 		c->jc_ovf[t] = false;

@@ -1277,6 +1277,8 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		return 0;
 	case K_JCC: {
 		uint8_t cc = x->in.opcode & 0xf;
+		if (cc == 0xc && t->c->bt->inject_jl_jle)
+			cc = 0xe;
 		jump_exit(t, 0x0f, 0x80 | cc, branch_target(t, x));
 		exit_chain(t, next_rip(t, x));
 		return 0;
@@ -1405,7 +1407,7 @@ static void jc_drop(struct bt_cpu *c, struct bt_block *b)
 	for (int t = 0; t < 2; t++) {
 		struct bt_jce *j = &c->jc[t][bt_jc_index(b->rip)];
 		if (j->host == (uint64_t)b->code)
-			j->rip = ~0ull;
+			bt_jc_clear(j);
 	}
 }
 

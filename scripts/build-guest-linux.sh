@@ -69,8 +69,11 @@ snapshot_mtimes() {
     local f
     : >"$OUT/mtimes"
     for f in $(patched_files "$OUT"/applied/*.patch $(series)); do
-        [ -f "$SRC/$f" ] && printf '%s %s %s\n' "$(sha256sum <"$SRC/$f" | cut -d' ' -f1)" \
-            "$(stat -c %Y "$SRC/$f")" "$f" >>"$OUT/mtimes"
+        # a file the old series created and reverting removed has no mtime
+        if [ -f "$SRC/$f" ]; then
+            printf '%s %s %s\n' "$(sha256sum <"$SRC/$f" | cut -d' ' -f1)" \
+                "$(stat -c %Y "$SRC/$f")" "$f" >>"$OUT/mtimes"
+        fi
     done
 }
 
