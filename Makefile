@@ -52,7 +52,9 @@ run: deps all guests
 	@bash scripts/run-default.sh
 
 # README command 2: every test; ends with "N passed, N failed".
-test: deps all $(BUILD)/unit-tests $(BUILD)/difftest test-guests guests
+# guest-linux: the patched kernel for tests/integration/linux-vmi.suite
+# (about 4-10 minutes on two cores the first time, incremental after).
+test: deps all $(BUILD)/unit-tests $(BUILD)/difftest test-guests guests guest-linux
 	@bash tests/run-all.sh
 
 clean:

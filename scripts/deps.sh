@@ -3,7 +3,8 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 PKGS=(build-essential libzydis-dev libelf-dev libcunit1-dev libgmp-dev linux-libc-dev
-      busybox-static cpio gzip xz-utils kmod binutils clang gnuplot-nox)
+      busybox-static cpio gzip xz-utils kmod binutils clang gnuplot-nox
+      linux-source-6.1 bc bison flex libssl-dev qemu-system-x86)
 [ -n "${VMLITE_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$VMLITE_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
