@@ -48,7 +48,7 @@ $(BUILD)/obj/%.o: %.S
 -include guest-patches/linux.mk
 
 # README command 1: run the built-in default guest.
-run: deps all guests
+run: deps all guests guest-linux
 	@bash scripts/run-default.sh
 
 # README command 2: every test; ends with "N passed, N failed".
