@@ -46,7 +46,6 @@
 #define BT_TLBE_TAG_W     8
 #define BT_TLBE_HOST      16
 #define BT_TLBE_ADDEND    24
-#define BT_TLB_INVALID    0x8000000000000000ull
 #define BT_JC_BITS        14
 #define BT_JC_SIZE        (1u << BT_JC_BITS)
 #define BT_OFF_JC         (BT_OFF_TLB + 2 * BT_TLB_SIZE * BT_TLBE_SIZE)
@@ -261,6 +260,21 @@ static inline void bt_jc_clear(struct bt_jce *j)
 {
 	j->rip = ~0ull;
 	j->host = (uint64_t)(uintptr_t)bt_asm_jc_empty;
+}
+
+/* An empty soft-TLB slot's tag. The probe compares the accessed page with
+ * the tag, so the tag must not equal any address that indexes this slot,
+ * non-canonical ones included: it is non-canonical (no valid tag is) and
+ * carries the index of the opposite slot. */
+static inline uint64_t bt_tlb_invalid(unsigned slot)
+{
+	return 0x8000000000000000ull |
+	       ((uint64_t)((slot + BT_TLB_SIZE / 2) & (BT_TLB_SIZE - 1)) << 12);
+}
+
+static inline bool bt_tlb_dead(uint64_t tag)
+{
+	return ((tag + (1ull << 47)) >> 48) != 0;
 }
 void bt_asm_exit_saved(void);
 void bt_asm_slow(void);

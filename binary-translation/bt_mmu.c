@@ -64,8 +64,8 @@ int bt_mmu_init(struct bt_state *s, struct vm *vm)
 
 static void tlb_kill(struct bt_cpu *c, int t, unsigned i)
 {
-	c->tlb[t][i].tag_r = BT_TLB_INVALID;
-	c->tlb[t][i].tag_w = BT_TLB_INVALID;
+	c->tlb[t][i].tag_r = bt_tlb_invalid(i);
+	c->tlb[t][i].tag_w = bt_tlb_invalid(i);
 	c->tlb_g[t][i] = 0;
 }
 
@@ -154,7 +154,7 @@ static void tlb_filter(struct bt_cpu *c, bool keep_global, uint64_t lin, uint64_
 			c->tlb_ovf[t] = false;
 			for (unsigned i = 0; i < BT_TLB_SIZE; i++) {
 				struct bt_tlbe *e = &c->tlb[t][i];
-				if (e->tag_r == BT_TLB_INVALID)
+				if (bt_tlb_dead(e->tag_r))
 					continue;
 				if ((keep_global && c->tlb_g[t][i]) || ((e->tag_r ^ lin) & m))
 					tlb_note(c, t, i);
@@ -167,7 +167,7 @@ static void tlb_filter(struct bt_cpu *c, bool keep_global, uint64_t lin, uint64_
 		for (unsigned k = 0; k < c->tlb_nfill[t]; k++) {
 			unsigned i = c->tlb_fill[t][k];
 			struct bt_tlbe *e = &c->tlb[t][i];
-			if (e->tag_r == BT_TLB_INVALID)
+			if (bt_tlb_dead(e->tag_r))
 				continue;
 			if ((keep_global && c->tlb_g[t][i]) || ((e->tag_r ^ lin) & m))
 				c->tlb_fill[t][keep++] = (uint16_t)i;
@@ -246,7 +246,7 @@ void bt_tlb_invlpg(struct bt_cpu *c, uint64_t lin)
 		for (unsigned k = 0; k < c->tlb_nbig[t]; k++) {
 			unsigned j = c->tlb_big[t][k];
 			uint64_t tag = c->tlb[t][j].tag_r;
-			if (tag == BT_TLB_INVALID)
+			if (bt_tlb_dead(tag))
 				continue;
 			if (((tag ^ page) >> 30) == 0)
 				tlb_kill(c, t, j);
@@ -526,8 +526,8 @@ void bt_code_page_mark(struct bt_cpu *c, uint64_t gpa)
 		return;
 	for (int t = 0; t < 2; t++)
 		for (unsigned i = 0; i < BT_TLB_SIZE; i++)
-			if (c->tlb[t][i].tag_w != BT_TLB_INVALID && c->tlb[t][i].host == (uint64_t)h)
-				c->tlb[t][i].tag_w = BT_TLB_INVALID;
+			if (!bt_tlb_dead(c->tlb[t][i].tag_w) && c->tlb[t][i].host == (uint64_t)h)
+				c->tlb[t][i].tag_w = bt_tlb_invalid(i);
 }
 
 static int access_fault(struct bt_cpu *c, int r, uint64_t lin, uint32_t err, bool stack)
@@ -611,7 +611,7 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 		unsigned ti = (lin >> 12) & (BT_TLB_SIZE - 1);
 		struct bt_tlbe *t = &c->tlb[tn][ti];
 		uint64_t page = lin & ~0xfffull;
-		if (t->tag_r == BT_TLB_INVALID)
+		if (bt_tlb_dead(t->tag_r))
 			tlb_note(c, tn, ti);
 		c->n.refill++;
 		c->tlb_g[tn][ti] = c->walk_global;
@@ -623,7 +623,7 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 				c->tlb_big_ovf[tn] = true;
 		}
 		t->tag_r = page;
-		t->tag_w = (wr0 && !code && !rom) ? page : BT_TLB_INVALID;
+		t->tag_w = (wr0 && !code && !rom) ? page : bt_tlb_invalid(ti);
 		t->host = (uint64_t)(h - off);
 		t->addend = t->host - page;
 		return 0;
