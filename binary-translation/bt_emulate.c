@@ -132,6 +132,24 @@ static uint64_t op_lin(struct emu *e, const ZydisDecodedOperand *o)
 	return lin_of(e, s, op_ea(e, o));
 }
 
+/* Guest access through a decoded memory operand: an SS-relative operand
+ * (RSP/RBP base or SS: prefix) raises #SS instead of #GP. */
+static int op_vread(struct emu *e, const ZydisDecodedOperand *o, void *buf, unsigned len)
+{
+	e->c->ss_access = o->mem.segment == ZYDIS_REGISTER_SS;
+	int r = bt_vread(e->c, op_lin(e, o), buf, len, false);
+	e->c->ss_access = false;
+	return r;
+}
+
+static int op_vwrite(struct emu *e, const ZydisDecodedOperand *o, const void *buf, unsigned len)
+{
+	e->c->ss_access = o->mem.segment == ZYDIS_REGISTER_SS;
+	int r = bt_vwrite(e->c, op_lin(e, o), buf, len, false);
+	e->c->ss_access = false;
+	return r;
+}
+
 static int op_read(struct emu *e, int i, uint64_t *v)
 {
 	const ZydisDecodedOperand *o = &e->op[i];
@@ -178,6 +196,26 @@ static uint64_t stack_mask(struct bt_cpu *c)
 	if (c->mode & BT_MODE_64)
 		return ~0ull;
 	return c->seg[SEG_SS].db ? 0xffffffffull : 0xffffull;
+}
+
+/* Linear address of SS:off. */
+static uint64_t stack_lin(struct bt_cpu *c, uint64_t off)
+{
+	uint64_t lin = seg_base(c, SEG_SS) + off;
+	return (c->mode & BT_MODE_64) ? lin : (lin & 0xffffffffull);
+}
+
+/* ENTER's pushes: write below *sp without touching the guest's RSP. */
+static int enter_push(struct bt_cpu *c, uint64_t *sp, uint64_t v, unsigned size)
+{
+	uint64_t nsp = (*sp - size) & stack_mask(c);
+	c->ss_access = true;
+	int r = bt_vwrite(c, stack_lin(c, nsp), &v, size, false);
+	c->ss_access = false;
+	if (r < 0)
+		return -1;
+	*sp = nsp;
+	return 0;
 }
 
 static int push(struct bt_cpu *c, uint64_t v, int size)
@@ -1129,7 +1167,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			   ZydisRegisterGetClass(s->reg.value) == ZYDIS_REGCLASS_SEGMENT) {
 			v = c->seg[seg_index(s->reg.value)].sel;
 			if (d->type == ZYDIS_OPERAND_TYPE_MEMORY) {
-				if (bt_vwrite(c, op_lin(ep, d), &v, 2, false) < 0)
+				if (op_vwrite(ep, d, &v, 2) < 0)
 					return 0;
 			} else {
 				reg_set(c, d->reg.value, v);
@@ -1174,7 +1212,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			return 0;
 		uint8_t buf[10] = { 0 };
 		int blen = (c->mode & BT_MODE_64) ? 10 : 6;
-		if (bt_vread(c, op_lin(ep, &e.op[0]), buf, blen, false) < 0)
+		if (op_vread(ep, &e.op[0], buf, blen) < 0)
 			return 0;
 		struct x86_dtable t = { 0, 0 };
 		bt_memcpy(&t.limit, buf, 2);
@@ -1193,7 +1231,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		int blen = (c->mode & BT_MODE_64) ? 10 : 6;
 		bt_memcpy(buf, &t.limit, 2);
 		bt_memcpy(buf + 2, &t.base, 8);
-		if (bt_vwrite(c, op_lin(ep, &e.op[0]), buf, blen, false) < 0)
+		if (op_vwrite(ep, &e.op[0], buf, blen) < 0)
 			return 0;
 		break;
 	}
@@ -1424,7 +1462,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			off = e.op[0].ptr.offset;
 		} else if (e.op[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
 			uint8_t buf[10] = { 0 };
-			if (bt_vread(c, op_lin(ep, &e.op[0]), buf, e.osz + 2, false) < 0)
+			if (op_vread(ep, &e.op[0], buf, e.osz + 2) < 0)
 				return 0;
 			off = 0;
 			bt_memcpy(&off, buf, e.osz);
@@ -1549,26 +1587,42 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		break;
 	}
 	case ZYDIS_MNEMONIC_ENTER: {
+		/* Every access is made at its architectural address with RSP and
+		 * RBP untouched until the end, so a fault anywhere (delivered on
+		 * the spot) sees the state before the instruction. */
 		uint64_t alloc = e.op[0].imm.value.u & 0xffff;
 		uint64_t level = e.op[1].imm.value.u & 31;
+		uint64_t m = stack_mask(c), sp = c->gpr[GPR_RSP] & m, bp = c->gpr[GPR_RBP];
+		unsigned osz = (unsigned)e.osz;
+		if (enter_push(c, &sp, bp, osz) < 0)
+			return 0;
+		uint64_t frame = sp;
 		if (level) {
-			emu_fail(ep, "ENTER with nesting level");
-			return 0;
+			/* Nested frames: level-1 frame pointers copied from the old
+			 * frame (SS:[rBP - i*size]), then the new one. */
+			for (uint64_t i = 1; i < level; i++) {
+				uint64_t link = 0;
+				bp = (bp - osz) & m;
+				c->ss_access = true;
+				int r = bt_vread(c, stack_lin(c, bp), &link, osz, false);
+				c->ss_access = false;
+				if (r < 0 || enter_push(c, &sp, link, osz) < 0)
+					return 0;
+			}
+			if (enter_push(c, &sp, frame, osz) < 0)
+				return 0;
 		}
-		uint64_t sp = c->gpr[GPR_RSP];
-		if (push(c, c->gpr[GPR_RBP], e.osz) < 0)
-			return 0;
-		uint64_t frame = c->gpr[GPR_RSP];
-		uint64_t nsp = (frame - alloc) & stack_mask(c);
-		/* Probe the lowest byte so a fault leaves RSP unchanged. */
+		uint64_t nsp = (sp - alloc) & m;
+		/* Probe the lowest byte of the allocation, as the CPU does. */
 		uint8_t probe;
-		if (alloc && bt_vread(c, seg_base(c, SEG_SS) + nsp, &probe, 1, false) < 0) {
-			c->gpr[GPR_RSP] = sp;
+		c->ss_access = true;
+		int r = alloc ? bt_vread(c, stack_lin(c, nsp), &probe, 1, false) : 0;
+		c->ss_access = false;
+		if (r < 0)
 			return 0;
-		}
-		reg_set(c, e.osz == 8 ? ZYDIS_REGISTER_RBP : e.osz == 4 ? ZYDIS_REGISTER_EBP :
+		reg_set(c, osz == 8 ? ZYDIS_REGISTER_RBP : osz == 4 ? ZYDIS_REGISTER_EBP :
 			ZYDIS_REGISTER_BP, frame);
-		c->gpr[GPR_RSP] = (c->gpr[GPR_RSP] & ~stack_mask(c)) | nsp;
+		c->gpr[GPR_RSP] = (c->gpr[GPR_RSP] & ~m) | nsp;
 		break;
 	}
 	case ZYDIS_MNEMONIC_LEAVE: {

@@ -112,14 +112,19 @@ int bt_maskmov(struct bt_cpu *c, const ZydisDecodedInstruction *in,
 	/* Check every selected element first: a fault leaves memory and the
 	 * destination as they were. */
 	uint8_t loaded[32] = { 0 };
+	/* RSP/RBP-based operands are SS-relative: non-canonical is #SS. */
+	c->ss_access = op[mem].mem.segment == ZYDIS_REGISTER_SS;
 	for (unsigned e = 0; e < bytes; e += esz) {
 		if (!(mask[e + esz - 1] & 0x80))
 			continue;
 		int r = store ? bt_vprobe_write(c, lin + e, esz, false) :
 				bt_vread(c, lin + e, loaded + e, esz, false);
-		if (r < 0)
+		if (r < 0) {
+			c->ss_access = false;
 			return -1;
+		}
 	}
+	c->ss_access = false;
 	if (store) {
 		for (unsigned e = 0; e < bytes; e += esz)
 			if ((mask[e + esz - 1] & 0x80) &&

@@ -569,6 +569,12 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 	c->bounce_smc_exit = false;
 	c->reason = BT_EXIT_HANDLED;
 
+	/* Misalignment (#GP) wins over a non-canonical SS-relative address
+	 * (#SS), as measured on the host. */
+	if (((info & BT_SI_ALIGN16) && (lin & 15)) || ((info & BT_SI_ALIGN32) && (lin & 31))) {
+		bt_raise(c, 13, true, 0);
+		return 2;
+	}
 	if (long_mode(c) && (c->mode & BT_MODE_64) &&
 	    (!canonical(lin) || !canonical(lin + size - 1))) {
 		bt_raise(c, stack ? 12 : 13, true, 0);
@@ -576,10 +582,6 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 	}
 	if (!(c->mode & BT_MODE_64))
 		lin &= 0xffffffffull;
-	if (((info & BT_SI_ALIGN16) && (lin & 15)) || ((info & BT_SI_ALIGN32) && (lin & 31))) {
-		bt_raise(c, 13, true, 0);
-		return 2;
-	}
 	unsigned off = lin & 0xfff;
 	uint64_t gpa0, gpa1;
 	bool wr0, wr1, rom;
