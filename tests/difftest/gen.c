@@ -682,7 +682,7 @@ static void bias_cmpxchg(struct dt_gen *g, struct dt_case *c)
 		a += reg_value(&c->init, d->mem.index) * (d->mem.scale ? d->mem.scale : 1);
 		if (in.address_width == 32)
 			a &= 0xffffffff;
-		if (a < DT_DATA_VA || a + 16 > DT_DATA_VA + DT_DATA_SIZE)
+		if (a < DT_DATA_VA || a - DT_DATA_VA > DT_DATA_SIZE - 16)   /* no wrap at 2^64 */
 			return;
 		static uint8_t buf[DT_DATA_SIZE];
 		dt_fill_data(c->data_seed, buf);
