@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bt_cpu.h"
+#include "bt_decode.h"
 #include "bt_maskmov.h"
 #include "devices/lapic.h"
 #include "vm.h"
@@ -1039,6 +1040,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			bt_raise(c, 6, false, 0);
 			return 0;
 		}
+		bt_decode_fixup(&d->in, d->op);
 		d->rip = c->rip;
 		d->mode = c->mode;
 		d->len = d->in.length;
@@ -1613,10 +1615,10 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 				return 0;
 		}
 		uint64_t nsp = (sp - alloc) & m;
-		/* Probe the lowest byte of the allocation, as the CPU does. */
-		uint8_t probe;
+		/* Probe the lowest byte of the allocation for writing, as the CPU
+		 * does (its #PF error code has W set). */
 		c->ss_access = true;
-		int r = alloc ? bt_vread(c, stack_lin(c, nsp), &probe, 1, false) : 0;
+		int r = alloc ? bt_vprobe_write(c, stack_lin(c, nsp), 1, false) : 0;
 		c->ss_access = false;
 		if (r < 0)
 			return 0;
@@ -1689,6 +1691,21 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			bt_fpu_unpark(c);
 			__asm__ volatile("fxrstor64 %0" : : "m"(fx));
 		}
+		break;
+	}
+	case ZYDIS_MNEMONIC_CRC32: {
+		/* Only forms the translator cannot re-encode reach here (a
+		 * high-byte source with a displaced destination: crc32 esp, ah). */
+		uint64_t src;
+		if (op_read(ep, 1, &src) < 0)
+			return 0;
+		uint32_t crc = (uint32_t)reg_get(c, e.op[0].reg.value);
+		for (unsigned i = 0; i < e.op[1].size / 8; i++) {
+			crc ^= (uint8_t)(src >> (8 * i));
+			for (int k = 0; k < 8; k++)     /* CRC-32C, reflected */
+				crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1)));
+		}
+		reg_set(c, e.op[0].reg.value, crc);
 		break;
 	}
 	case ZYDIS_MNEMONIC_MASKMOVQ: case ZYDIS_MNEMONIC_MASKMOVDQU:

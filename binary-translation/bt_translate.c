@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bt_cpu.h"
+#include "bt_decode.h"
 #include "vm.h"
 
 #define R10 10
@@ -1593,6 +1594,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 			stop_emul = true;
 			break;
 		}
+		bt_decode_fixup(&x->in, x->op);
 		if ((lin & 0xfff) + x->in.length > 4096) {
 			if (p1 == ~0ull) {
 				stop_emul = true;
