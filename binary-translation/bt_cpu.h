@@ -37,6 +37,7 @@
 #define BT_OFF_MASKBIT    0x190   /* 0xf, 0x1f, 0x3f: bit offsets of BT* m16/32/64 */
 #define BT_OFF_INDSITE    0x1a8   /* guest RIP of the indirect branch that missed */
 #define BT_OFF_INDDELTA   0x1b0   /* RSP change it made (undone if the target is bad) */
+#define BT_OFF_A_VMI      0x1b8   /* bt_asm_vmi: VMCALL as a direct helper call */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       10
@@ -138,7 +139,8 @@ struct bt_cpu {
 	uint64_t mask_notif, mask_arith;
 	uint64_t mask_bit[3];
 	uint64_t ind_site, ind_delta;
-	uint8_t pad1[BT_OFF_TLB - 0x1b8];
+	uint64_t a_vmi;
+	uint8_t pad1[BT_OFF_TLB - 0x1c0];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */
@@ -201,6 +203,7 @@ struct bt_cpu {
 	struct {
 		uint64_t enters, chain, lookup, emulate, poll, handled, slow, refill, bounce, smc;
 		uint64_t translated, flush_full, flush_cr3, invlpg, irqs;
+		uint64_t killed, vmi_direct;   /* blocks invalidated; VMI calls without an exit */
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
 	uint16_t jc_fill[2][BT_JC_FILL];
@@ -280,6 +283,10 @@ void bt_asm_exit_saved(void);
 void bt_asm_slow(void);
 void bt_asm_commit(void);
 void bt_asm_helper(void);
+void bt_asm_vmi(void);
+/* VMCALL from translated code (bt_asm_vmi): 0 = continue after the call,
+ * 1 = leave for the dispatcher (RIP/REASON set). */
+uint64_t bt_vmi_direct(struct bt_cpu *c);
 
 /* Jump-cache slot of a guest RIP: rip + ror(rip, 4), low bits. Function
  * entries are 16-byte aligned, so the plain low bits would crowd them into

@@ -165,4 +165,24 @@ bt_asm_helper:
 	jmp qword ptr gs:[BT_OFF_TMP0]
 	.size bt_asm_helper, .-bt_asm_helper
 
+/* VMCALL into the VMI page, translated as a call (SPEC 6.5): the same frame
+ * as bt_asm_helper around bt_vmi_direct. */
+	.globl bt_asm_vmi
+	.type bt_asm_vmi, @function
+bt_asm_vmi:
+	pop qword ptr gs:[BT_OFF_TMP0]
+	pushfq
+	pop qword ptr gs:[BT_OFF_FLAGS]
+	SAVE_GUEST
+	cld
+	mov rdi, gs:[BT_OFF_SELF]
+	call bt_vmi_direct
+	test rax, rax
+	jnz bt_asm_exit_saved
+	LOAD_GUEST
+	push qword ptr gs:[BT_OFF_FLAGS]
+	popfq
+	jmp qword ptr gs:[BT_OFF_TMP0]
+	.size bt_asm_vmi, .-bt_asm_vmi
+
 	.section .note.GNU-stack,"",@progbits

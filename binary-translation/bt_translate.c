@@ -19,7 +19,8 @@
 
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
-	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG, K_STR
+	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG, K_STR,
+	K_VMI
 };
 
 struct tinsn {
@@ -337,6 +338,8 @@ static int classify(struct tctx *t, struct tinsn *x)
 	    !(in->attributes & (ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE) &&
 	      !(in->attributes & ZYDIS_ATTRIB_HAS_REP)))
 		return K_STR;           /* REP MOVS/STOS: a C helper without a block exit */
+	if (m == ZYDIS_MNEMONIC_VMCALL && (t->b->mode & BT_MODE_64))
+		return K_VMI;           /* a VMI call: a C helper without a block exit */
 	if (m == ZYDIS_MNEMONIC_VERW && (t->b->mode & BT_MODE_PE))
 		return K_VERW;
 	if (m == ZYDIS_MNEMONIC_PUSH && op[0].type == ZYDIS_OPERAND_TYPE_MEMORY &&
@@ -1247,6 +1250,13 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		gs_call(e, BT_OFF_A_HELPER);
 		return 0;
 	}
+	case K_VMI:
+		mov_imm64(e, R10, x->rip);
+		gs_store(e, BT_OFF_RIP, R10);
+		mov_imm64(e, R10, next_rip(t, x));
+		gs_store(e, BT_OFF_NEXT, R10);
+		gs_call(e, BT_OFF_A_VMI);
+		return 0;
 	case K_RDSEG: {
 		uint32_t off = (uint32_t)offsetof(struct bt_cpu, seg) +
 			seg_of(x->op[1].reg.value) * (uint32_t)sizeof(struct x86_seg) +
@@ -1422,6 +1432,7 @@ void bt_invalidate_page(struct bt_cpu *c, uint64_t page)
 	while (bi >= 0) {
 		struct bt_block *b = &s->blocks[bi];
 		b->valid = false;
+		c->n.killed++;
 		jc_drop(c, b);
 		bi = (b->page0 == page) ? b->pnext0 : b->pnext1;
 	}

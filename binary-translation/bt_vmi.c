@@ -7,8 +7,9 @@
  * (docs/vmi-design.md, "Engine wiring"): the SHARED interrupt flag
  * (CLI/STI/PUSHF/POPF/IRET and delivery acting on irq_enabled while a
  * per-vCPU page is registered; until then vmi_calls.c publishes IRQ 1-4 as
- * NATIVE on BT), pvclock rewrites and recognising VMCALL at translation
- * time. */
+ * NATIVE on BT) and pvclock rewrites. VMCALL in 64-bit code is translated
+ * as a call of bt_vmi_direct() (no block exit) for the calls that cannot
+ * stop the vCPU or change its mode; the rest go through the emulator. */
 #include "bt_cpu.h"
 #include "clock.h"
 #include "error.h"
@@ -123,11 +124,20 @@ static void bt_vmi_set_sp0(void *o, uint64_t sp0)
 		bt_vmi_write(o, gpa, &sp0, 8);
 }
 
+/* The same soft-TLB work as the instruction each kind replaces. */
 static void bt_vmi_flush_tlb(void *o, enum vmi_flush kind, uint64_t va)
 {
-	(void)kind;
-	(void)va;
-	bt_tlb_flush(cpu(o));
+	switch (kind) {
+	case VMI_FLUSH_ONE:
+		bt_tlb_invlpg(cpu(o), va);          /* INVLPG */
+		break;
+	case VMI_FLUSH_USER:
+		bt_tlb_flush_cr3(cpu(o));           /* MOV CR3: global entries stay */
+		break;
+	default:
+		bt_tlb_flush(cpu(o));
+		break;
+	}
 }
 
 /* The translated guest's RDTSC is the host TSC (the emulator's RDTSC). */
@@ -195,4 +205,49 @@ int bt_vmi_msr(struct bt_cpu *c, bool write, uint32_t msr, uint64_t *val)
 	if (r == VMI_MSR_UNHANDLED)
 		return 1;
 	return r == VMI_MSR_HANDLED ? 0 : -1;
+}
+
+/* Calls that may run inside a block: they neither stop nor block the vCPU,
+ * nor change its mode or interrupt state. */
+static bool vmi_direct_ok(uint64_t nr)
+{
+	switch (nr) {
+	case VMI_CALL_VERSION:
+	case VMI_CALL_READ_CR0: case VMI_CALL_READ_CR2: case VMI_CALL_WRITE_CR2:
+	case VMI_CALL_READ_CR3: case VMI_CALL_WRITE_CR3: case VMI_CALL_READ_CR4:
+	case VMI_CALL_RDMSR: case VMI_CALL_WRITE_GDT_ENTRY: case VMI_CALL_WRITE_LDT_ENTRY:
+	case VMI_CALL_WRITE_IDT_ENTRY: case VMI_CALL_LOAD_SP0: case VMI_CALL_LOAD_TLS:
+	case VMI_CALL_WBINVD: case VMI_CALL_IO_DELAY:
+	case VMI_CALL_SET_PXE: case VMI_CALL_ALLOC_PT: case VMI_CALL_RELEASE_PT:
+	case VMI_CALL_FLUSH_TLB_ONE: case VMI_CALL_FLUSH_TLB_USER: case VMI_CALL_FLUSH_TLB_ALL:
+	case VMI_CALL_FLUSH_TLB_OTHERS: case VMI_CALL_BATCH_FLUSH:
+	case VMI_CALL_ALARM_SET: case VMI_CALL_WALLCLOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint64_t bt_vmi_direct(struct bt_cpu *c)
+{
+	/* c->rip is the VMCALL, c->slow_next the instruction after it. */
+	if (c->cpl != 0 || !vmi_direct_ok(c->gpr[GPR_RAX])) {
+		c->reason = BT_EXIT_EMULATE;
+		return 1;
+	}
+	uint64_t killed = c->n.killed;
+	uint32_t gen = c->bt->gen;
+	struct vcpu_exit x;
+	int r = bt_vmi_call(c, c->slow_next, &x);
+	c->n.vmi_direct++;
+	/* Leave for the dispatcher when the rest of this block may be stale
+	 * (a write dropped translations, a full flush) or the call raised an
+	 * exception (RIP is the handler's). */
+	if (r != 0 || c->rip != c->slow_next || c->n.killed != killed || c->bt->gen != gen ||
+	    c->failed || c->triple) {
+		c->reason = BT_EXIT_HANDLED;
+		return 1;
+	}
+	bt_fpu_unpark(c);
+	return 0;
 }
