@@ -61,7 +61,7 @@ bench-native: $(VMBENCH)
 -include tests/guests-bench/guests-bench.mk
 
 .PHONY: bench bench-quick bench-deps
-bench-deps: $(BUILD)/vmlite $(VMBENCH) guests $(BENCH_GUEST_TARGETS)
+bench-deps: $(BUILD)/vmlite $(VMBENCH) guests guest-linux $(BENCH_GUEST_TARGETS)
 
 bench: bench-deps
 	@python3 bench/vmlite-bench $(BENCH_ARGS)
