@@ -37,6 +37,9 @@
 #define BT_OFF_MASKBIT    0x190   /* 0xf, 0x1f, 0x3f: bit offsets of BT* m16/32/64 */
 #define BT_OFF_INDSITE    0x1a8   /* guest RIP of the indirect branch that missed */
 #define BT_OFF_INDDELTA   0x1b0   /* RSP change it made (undone if the target is bad) */
+/* INDDELTA of a call whose n-byte push is still to come: BT_IND_CALLPUSH + n
+ * (far from any real RSP change, which is at most RET imm16 + 8). */
+#define BT_IND_CALLPUSH   (-0x40000000)
 #define BT_OFF_A_VMI      0x1b8   /* bt_asm_vmi: VMCALL as a direct helper call */
 #define BT_OFF_TLB        0x1000
 

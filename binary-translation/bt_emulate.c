@@ -889,7 +889,18 @@ uint64_t bt_helper_string(struct bt_cpu *c)
 				    c->bt->page_code[(dh - m->ram) >> 12])
 					bt_smc_write(c, dg, (unsigned)bytes);
 				if (kind == BT_STR_MOVS) {
-					bt_memcpy(dh, sh, bytes);
+					/* Element by element, as the guest's own size: an
+					 * overlapping copy (dst a few bytes above src)
+					 * replicates whole elements, not bytes. */
+					void *d = dh;
+					const void *sp = sh;
+					uint64_t cnt = room;
+					switch (size) {
+					case 1: __asm__ volatile("rep movsb" : "+D"(d), "+S"(sp), "+c"(cnt) : : "memory"); break;
+					case 2: __asm__ volatile("rep movsw" : "+D"(d), "+S"(sp), "+c"(cnt) : : "memory"); break;
+					case 4: __asm__ volatile("rep movsl" : "+D"(d), "+S"(sp), "+c"(cnt) : : "memory"); break;
+					default: __asm__ volatile("rep movsq" : "+D"(d), "+S"(sp), "+c"(cnt) : : "memory"); break;
+					}
 				} else {
 					uint64_t v = c->gpr[GPR_RAX];
 					void *d = dh;
@@ -938,6 +949,102 @@ uint64_t bt_helper_string(struct bt_cpu *c)
 		return 1;
 	}
 	return 0;
+}
+
+/* BMI1/BMI2 on operand values with the host's own instructions. Returns -1
+ * when an operand access faulted (the exception is delivered). */
+#define BMI_OP(insn, w, out, a, b) \
+	do { \
+		if ((w) == 8) \
+			__asm__ volatile(insn " %2, %1, %0\n\tpushfq\n\tpopq %3" \
+					 : "=&r"(out), "+r"(a), "+r"(b), "=r"(fl) : : "cc"); \
+		else { \
+			uint32_t o32, a32 = (uint32_t)(a), b32 = (uint32_t)(b); \
+			__asm__ volatile(insn " %2, %1, %0\n\tpushfq\n\tpopq %3" \
+					 : "=&r"(o32), "+r"(a32), "+r"(b32), "=r"(fl) : : "cc"); \
+			out = o32; \
+		} \
+	} while (0)
+
+static int emu_bmi(struct emu *e)
+{
+	struct bt_cpu *c = e->c;
+	const ZydisDecodedInstruction *in = e->ip;
+	int w = in->operand_width / 8;
+	uint64_t a = 0, b = 0, r = 0, hi = 0, fl = c->flags;
+	bool flags = false;
+	if (op_read(e, 1, &a) < 0)
+		return -1;
+	if (in->operand_count_visible > 2 && op_read(e, 2, &b) < 0)
+		return -1;
+	/* AT&T operand order: source2, source1, destination. */
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_BZHI:   BMI_OP("bzhi", w, r, a, b); flags = true; break;
+	case ZYDIS_MNEMONIC_BEXTR:  BMI_OP("bextr", w, r, a, b); flags = true; break;
+	case ZYDIS_MNEMONIC_SHRX:   BMI_OP("shrx", w, r, a, b); break;
+	case ZYDIS_MNEMONIC_SARX:   BMI_OP("sarx", w, r, a, b); break;
+	case ZYDIS_MNEMONIC_SHLX:   BMI_OP("shlx", w, r, a, b); break;
+	case ZYDIS_MNEMONIC_PDEP:   BMI_OP("pdep", w, r, a, b); break;
+	case ZYDIS_MNEMONIC_PEXT:   BMI_OP("pext", w, r, a, b); break;
+	case ZYDIS_MNEMONIC_ANDN:   BMI_OP("andn", w, r, a, b); flags = true; break;
+	case ZYDIS_MNEMONIC_RORX: {
+		unsigned n = (unsigned)b & (w == 8 ? 63 : 31);
+		if (w == 8)
+			r = n ? (a >> n) | (a << (64 - n)) : a;
+		else {
+			uint32_t x = (uint32_t)a;
+			r = n ? (uint32_t)((x >> n) | (x << (32 - n))) : x;
+		}
+		break;
+	}
+	case ZYDIS_MNEMONIC_BLSR: case ZYDIS_MNEMONIC_BLSI: case ZYDIS_MNEMONIC_BLSMSK: {
+		uint64_t x = w == 8 ? a : (uint32_t)a;
+		/* The 64-bit form on a zero-extended 32-bit value gives the same
+		 * result bits; CF/ZF/SF need the real width, so run that width. */
+		if (w == 8) {
+			if (in->mnemonic == ZYDIS_MNEMONIC_BLSR)
+				__asm__ volatile("blsr %2, %0\n\tpushfq\n\tpopq %1" : "=&r"(r), "=r"(fl) : "r"(x) : "cc");
+			else if (in->mnemonic == ZYDIS_MNEMONIC_BLSI)
+				__asm__ volatile("blsi %2, %0\n\tpushfq\n\tpopq %1" : "=&r"(r), "=r"(fl) : "r"(x) : "cc");
+			else
+				__asm__ volatile("blsmsk %2, %0\n\tpushfq\n\tpopq %1" : "=&r"(r), "=r"(fl) : "r"(x) : "cc");
+		} else {
+			uint32_t o, x32 = (uint32_t)x;
+			if (in->mnemonic == ZYDIS_MNEMONIC_BLSR)
+				__asm__ volatile("blsr %2, %0\n\tpushfq\n\tpopq %1" : "=&r"(o), "=r"(fl) : "r"(x32) : "cc");
+			else if (in->mnemonic == ZYDIS_MNEMONIC_BLSI)
+				__asm__ volatile("blsi %2, %0\n\tpushfq\n\tpopq %1" : "=&r"(o), "=r"(fl) : "r"(x32) : "cc");
+			else
+				__asm__ volatile("blsmsk %2, %0\n\tpushfq\n\tpopq %1" : "=&r"(o), "=r"(fl) : "r"(x32) : "cc");
+			r = o;
+		}
+		flags = true;
+		break;
+	}
+	case ZYDIS_MNEMONIC_MULX: {
+		/* hi:lo = rDX * source */
+		uint64_t d = c->gpr[GPR_RDX];
+		if (w == 8) {
+			unsigned __int128 p = (unsigned __int128)d * b;
+			r = (uint64_t)p;
+			hi = (uint64_t)(p >> 64);
+		} else {
+			uint64_t p = (uint64_t)(uint32_t)d * (uint32_t)b;
+			r = (uint32_t)p;
+			hi = p >> 32;
+		}
+		/* The low half first: with equal destinations the high half wins. */
+		if (op_write(e, 1, r) < 0 || op_write(e, 0, hi) < 0)
+			return -1;
+		return 0;
+	}
+	default:
+		emu_fail(e, "unexpected BMI instruction");
+		return -1;
+	}
+	if (flags)
+		c->flags = (c->flags & ~0x8d5ull) | (fl & 0x8d5ull);
+	return op_write(e, 0, r);
 }
 
 static int fetch(struct bt_cpu *c, uint8_t *buf, int *len)
@@ -1471,10 +1578,19 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			bt_memcpy(&sel, buf + e.osz, 2);
 		} else if (e.ip->meta.branch_type != ZYDIS_BRANCH_TYPE_FAR) {
 			/* Near indirect branches the translator leaves to us
-			 * (call rsp): the target is checked before the push. */
+			 * (call rsp): the stack is checked first, then the
+			 * target, then the push happens, as on the host. */
 			uint64_t to;
 			if (op_read(ep, 0, &to) < 0)
 				return 0;
+			if (call) {
+				uint64_t sp = (c->gpr[GPR_RSP] - (uint64_t)e.osz) & stack_mask(c);
+				c->ss_access = true;
+				int r = bt_vprobe_write(c, stack_lin(c, sp), (unsigned)e.osz, false);
+				c->ss_access = false;
+				if (r < 0)
+					return 0;
+			}
 			if (e.osz < 8)
 				to &= mask_of(e.osz);
 			else if ((uint64_t)((int64_t)(to << 16) >> 16) != to) {
@@ -1693,6 +1809,16 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		}
 		break;
 	}
+	case ZYDIS_MNEMONIC_BZHI: case ZYDIS_MNEMONIC_BEXTR: case ZYDIS_MNEMONIC_PDEP:
+	case ZYDIS_MNEMONIC_PEXT: case ZYDIS_MNEMONIC_MULX: case ZYDIS_MNEMONIC_SHRX:
+	case ZYDIS_MNEMONIC_SARX: case ZYDIS_MNEMONIC_SHLX: case ZYDIS_MNEMONIC_RORX:
+	case ZYDIS_MNEMONIC_ANDN: case ZYDIS_MNEMONIC_BLSR: case ZYDIS_MNEMONIC_BLSI:
+	case ZYDIS_MNEMONIC_BLSMSK:
+		/* Forms the translator cannot re-encode (three of RSP/R10/R11):
+		 * run the same host instruction on the operand values. */
+		if (emu_bmi(ep) < 0)
+			return 0;
+		break;
 	case ZYDIS_MNEMONIC_CRC32: {
 		/* Only forms the translator cannot re-encode reach here (a
 		 * high-byte source with a displaced destination: crc32 esp, ah). */

@@ -634,7 +634,19 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 			if ((c->mode & BT_MODE_64) &&
 			    (uint64_t)(((int64_t)c->rip << 16) >> 16) != c->rip) {
 				c->rip = c->ind_site;
-				c->gpr[GPR_RSP] -= c->ind_delta;
+				int64_t d = (int64_t)c->ind_delta;
+				if (d >= BT_IND_CALLPUSH && d < BT_IND_CALLPUSH + 64) {
+					/* A call: a fault on its push (#SS, #PF) comes
+					 * before the #GP for the target. */
+					unsigned n = (unsigned)(d - BT_IND_CALLPUSH);
+					c->ss_access = true;
+					int r = bt_vprobe_write(c, c->gpr[GPR_RSP] - n, n, false);
+					c->ss_access = false;
+					if (r < 0)
+						break;
+				} else {
+					c->gpr[GPR_RSP] -= d;
+				}
 				bt_raise(c, 13, true, 0);
 			}
 			break;

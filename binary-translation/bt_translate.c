@@ -860,6 +860,8 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	     mn == ZYDIS_MNEMONIC_VMOVNTPS || mn == ZYDIS_MNEMONIC_VMOVNTPD ||
 	     mn == ZYDIS_MNEMONIC_VMOVNTDQA))
 		site_align = mo->size == 256 ? 32 : 16;
+	if (mn == ZYDIS_MNEMONIC_CMPXCHG16B)
+		site_align = 16;        /* #GP when misaligned, before any #PF */
 	/* SS-relative operands (RSP/RBP base) raise #SS, not #GP, when non-canonical. */
 	site(t, x, mo->size / 8, rd, wr, mo->mem.segment == ZYDIS_REGISTER_SS, tail, tl,
 	     next_rip(t, x));
@@ -1127,7 +1129,9 @@ static int load_target(struct tctx *t, struct tinsn *x, uint64_t smc_next)
 	uint8_t tail[8];
 	struct em te = { tail, tail, tail + sizeof(tail), false };
 	mov_r11mem(&te, R11, w, true);
-	site(t, x, w, true, false, false, tail, (int)(te.p - tail), smc_next);
+	/* [rsp+..]/[rbp+..] targets are SS-relative: non-canonical is #SS. */
+	site(t, x, w, true, false, o->mem.segment == ZYDIS_REGISTER_SS, tail,
+	     (int)(te.p - tail), smc_next);
 	return 0;
 }
 
@@ -1351,7 +1355,9 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 			int32_t rel = (int32_t)(e->p - (bad + 4));
 			memcpy(bad, &rel, 4);
 			gs_load(e, 1, BT_OFF_TMPRCX, true);
-			indirect(t, x->rip, 0);
+			/* The CPU checks the stack before the target: the lookup
+			 * exit probes the push first (BT_IND_CALLPUSH). */
+			indirect(t, x->rip, BT_IND_CALLPUSH + n);
 		}
 		return 0;
 	}
