@@ -1047,6 +1047,55 @@ static int emu_bmi(struct emu *e)
 	return op_write(e, 0, r);
 }
 
+/* LSL/LAR: the descriptor named by a selector, if the CPU would let this
+ * code see it (ZF=1), else ZF=0 and the destination unchanged. vDSO getcpu
+ * reads the CPU number with LSL on its per-CPU GDT entry. */
+static int emu_lsl_lar(struct emu *e, bool lar)
+{
+	struct bt_cpu *c = e->c;
+	uint64_t selv;
+	if (op_read(e, 1, &selv) < 0)
+		return -1;
+	uint16_t sel = (uint16_t)selv;
+	uint64_t base = (sel & 4) ? c->ldt.base : c->gdt.base;
+	uint32_t limit = (sel & 4) ? ((c->ldt.unusable || !c->ldt.present) ? 0 : c->ldt.limit)
+				   : c->gdt.limit;
+	uint32_t idx = sel & ~7u;
+	uint32_t d[2];
+	bool ok = (sel & ~3u) != 0 && idx + 7 <= limit;
+	if (ok && bt_vread(c, base + idx, d, 8, true) < 0)
+		return -1;
+	if (ok) {
+		unsigned type = (d[1] >> 8) & 15, dpl = (d[1] >> 13) & 3;
+		bool sys = !(d[1] & (1u << 12));
+		bool lm = (c->mode & BT_MODE_64) != 0;
+		if (sys) {
+			/* LDT, TSS (available/busy); LAR also call gates outside
+			 * long mode. */
+			ok = type == 2 || type == 9 || type == 11 ||
+			     (!lm && (type == 1 || type == 3 || (lar && (type == 4 || type == 12 || type == 5))));
+		}
+		bool conforming_code = !sys && (type & 12) == 12;
+		unsigned rpl = sel & 3, cpl = c->cpl;
+		if (ok && !conforming_code && (dpl < cpl || dpl < rpl))
+			ok = false;
+	}
+	if (!ok) {
+		c->flags &= ~F_ZF;
+		return 0;
+	}
+	uint64_t v;
+	if (lar) {
+		v = d[1] & 0x00f0ff00u;
+	} else {
+		v = (d[0] & 0xffffu) | (d[1] & 0x000f0000u);
+		if (d[1] & (1u << 23))
+			v = (v << 12) | 0xfff;
+	}
+	c->flags |= F_ZF;
+	return op_write(e, 0, e->osz == 2 ? (v & 0xffff) : (v & 0xffffffffull)) < 0 ? -1 : 0;
+}
+
 static int fetch(struct bt_cpu *c, uint8_t *buf, int *len)
 {
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
@@ -1817,6 +1866,10 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		/* Forms the translator cannot re-encode (three of RSP/R10/R11):
 		 * run the same host instruction on the operand values. */
 		if (emu_bmi(ep) < 0)
+			return 0;
+		break;
+	case ZYDIS_MNEMONIC_LSL: case ZYDIS_MNEMONIC_LAR:
+		if (emu_lsl_lar(ep, mn == ZYDIS_MNEMONIC_LAR) < 0)
 			return 0;
 		break;
 	case ZYDIS_MNEMONIC_CRC32: {
