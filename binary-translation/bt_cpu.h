@@ -75,6 +75,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "engine.h"
 #include "x86.h"
@@ -242,6 +243,7 @@ struct bt_state {
 	uint32_t nchains;
 	uint32_t gen;           /* bumped on full flush */
 	bool precise_flags;     /* VMLITE_BT_PRECISE_FLAGS=1: exact flags in fault frames */
+	FILE *perfmap;          /* VMLITE_BT_PERFMAP=1: /tmp/perf-PID.map for perf report */
 	bool inject_jl_jle;     /* VMLITE_BT_INJECT_BUG=jl-jle: JL translated as JLE (difftest's proof) */
 	uint64_t flushes;
 };

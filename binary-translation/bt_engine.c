@@ -217,6 +217,8 @@ static void bt_vm_destroy(struct vm *vm)
 		return;
 	if (s->code)
 		munmap(s->code, BT_CODE_SIZE);
+	if (s->perfmap)
+		fclose(s->perfmap);
 	free(s->blocks);
 	free(s->hash);
 	free(s->page_head);
@@ -256,6 +258,12 @@ static int bt_vm_create(struct vm *vm)
 	s->precise_flags = pf && *pf && *pf != '0';
 	/* A deliberate translator bug, so the differential harness can show it
 	 * catches one in the generated code itself (tests/difftest). */
+	const char *pm = getenv("VMLITE_BT_PERFMAP");
+	if (pm && *pm && *pm != '0') {
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+		s->perfmap = fopen(path, "w");
+	}
 	const char *inj = getenv("VMLITE_BT_INJECT_BUG");
 	if (inj && *inj) {
 		if (strcmp(inj, "jl-jle") != 0) {

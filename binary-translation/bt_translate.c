@@ -1798,6 +1798,12 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 		b->valid = true;
 		b->hnext = s->hash[h];
 		s->hash[h] = bi;
+		if (s->perfmap) {
+			/* perf(1) names JIT samples from /tmp/perf-PID.map. */
+			fprintf(s->perfmap, "%lx %x guest_%llx%s\n", (unsigned long)(uintptr_t)b->code,
+				b->code_len, (unsigned long long)b->rip, c->cpl == 3 ? "_u" : "");
+			fflush(s->perfmap);
+		}
 		register_page(c, b, bi, page, false);
 		if (b->page1 != ~0ull)
 			register_page(c, b, bi, b->page1, true);
