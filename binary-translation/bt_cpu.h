@@ -43,7 +43,7 @@
 #define BT_OFF_A_VMI      0x1b8   /* bt_asm_vmi: VMCALL as a direct helper call */
 #define BT_OFF_TLB        0x1000
 
-#define BT_TLB_BITS       10
+#define BT_TLB_BITS       12
 #define BT_TLB_SIZE       (1u << BT_TLB_BITS)
 #define BT_TLBE_SIZE      32
 #define BT_TLBE_TAG_R     0
