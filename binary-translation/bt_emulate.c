@@ -1838,6 +1838,14 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		 * an aligned buffer and copy to or from guest memory. */
 		static __thread uint8_t fx[512] __attribute__((aligned(64)));
 		uint64_t lin = op_lin(ep, &e.op[0]);
+		bool ss = e.op[0].mem.segment == ZYDIS_REGISTER_SS;
+		/* Host order: a non-canonical operand (#SS if SS-relative)
+		 * before misalignment (#GP). */
+		if ((c->mode & BT_MODE_64) && (((lin + (1ull << 47)) >> 48) != 0 ||
+					       (((lin + 511) + (1ull << 47)) >> 48) != 0)) {
+			bt_raise(c, ss ? 12 : 13, true, 0);
+			return 0;
+		}
 		if (lin & 15) {
 			gp0(c);
 			return 0;
@@ -1845,8 +1853,11 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		bool save = mn == ZYDIS_MNEMONIC_FXSAVE || mn == ZYDIS_MNEMONIC_FXSAVE64;
 		if (save) {
 			/* The whole 512 bytes must be writable, but the CPU stores
-			 * only the first 416: the rest is the guest's to keep. */
-			if (bt_vprobe_write(c, lin, 512, false) < 0)
+			 * only the first 416: the rest is the guest's to keep. The
+			 * host reports a fault at the top of the area, so the last
+			 * byte is probed first. */
+			if (bt_vprobe_write(c, lin + 511, 1, false) < 0 ||
+			    bt_vprobe_write(c, lin, 512, false) < 0)
 				return 0;
 			bt_fpu_unpark(c);
 			__asm__ volatile("fxsave64 %0" : "=m"(fx));
