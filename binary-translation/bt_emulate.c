@@ -1864,7 +1864,9 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			if (bt_vwrite(c, lin, fx, 416, false) < 0)
 				return 0;
 		} else {
-			if (bt_vread(c, lin, fx, 512, false) < 0)
+			uint8_t top;        /* the host faults at the top first here too */
+			if (bt_vread(c, lin + 511, &top, 1, false) < 0 ||
+			    bt_vread(c, lin, fx, 512, false) < 0)
 				return 0;
 			uint32_t mx;
 			bt_memcpy(&mx, fx + 24, 4);
