@@ -20,7 +20,7 @@
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
 	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG, K_STR,
-	K_VMI
+	K_VMI, K_RDTSCP
 };
 
 struct tinsn {
@@ -312,6 +312,8 @@ static int classify(struct tctx *t, struct tinsn *x)
 	bool cpl0 = (t->b->mode & BT_MODE_CPL_MASK) == 0;
 	if (m == ZYDIS_MNEMONIC_RDTSC && !(t->c->cr4 & (1ull << 2)))
 		return K_GEN;           /* same TSC as the host, no offset */
+	if (m == ZYDIS_MNEMONIC_RDTSCP && !(t->c->cr4 & (1ull << 2)))
+		return K_RDTSCP;        /* host TSC, the guest's TSC_AUX (vDSO clocks) */
 	if ((m == ZYDIS_MNEMONIC_PUSHFQ || m == ZYDIS_MNEMONIC_PUSHFD) &&
 	    !(t->c->rflags_sys & (1ull << 17)))
 		return K_PUSHF;
@@ -1254,6 +1256,10 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		gs_call(e, BT_OFF_A_HELPER);
 		return 0;
 	}
+	case K_RDTSCP:
+		b1(e, 0x0f); b1(e, 0x31);                               /* rdtsc */
+		gs_load(e, 1, (uint32_t)offsetof(struct bt_cpu, tsc_aux), false); /* mov ecx, aux */
+		return 0;
 	case K_VMI:
 		mov_imm64(e, R10, x->rip);
 		gs_store(e, BT_OFF_RIP, R10);
