@@ -1666,22 +1666,39 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		return 0;
 	}
 	case ZYDIS_MNEMONIC_RET: {
-		/* Far return (near returns are translated). */
-		uint64_t ip, cs;
-		uint64_t sp = c->gpr[GPR_RSP];
-		if (pop(c, &ip, e.osz) < 0 || pop(c, &cs, e.osz) < 0) {
-			c->gpr[GPR_RSP] = sp;
+		/* Far return (near returns are translated). The stack is read at
+		 * explicit addresses and RSP changes only at the end: a fault is
+		 * delivered on the spot and must see the RSP of the instruction. */
+		uint64_t ip = 0, cs = 0, m = stack_mask(c), sp = c->gpr[GPR_RSP] & m;
+		unsigned osz = (unsigned)e.osz;
+		uint64_t imm = (e.ip->operand_count_visible &&
+				e.op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) ? e.op[0].imm.value.u : 0;
+		c->ss_access = true;
+		int r = bt_vread(c, stack_lin(c, sp), &ip, osz, false);
+		if (r == 0)
+			r = bt_vread(c, stack_lin(c, (sp + osz) & m), &cs, osz, false);
+		if (r == 0 && ((uint16_t)cs & 3) != c->cpl) {
+			/* A change of privilege also pops SS:RSP (beyond the
+			 * immediate); the host reads them, SS first, before it
+			 * checks CS. */
+			uint64_t nrsp = 0, nss = 0;
+			uint64_t at = (sp + 2 * osz + imm) & m;
+			r = bt_vread(c, stack_lin(c, (at + osz) & m), &nss, osz, false);
+			if (r == 0)
+				r = bt_vread(c, stack_lin(c, at), &nrsp, osz, false);
+		}
+		c->ss_access = false;
+		if (r < 0)
+			return 0;
+		if (((uint16_t)cs & 3) < c->cpl) {
+			bt_raise(c, 13, true, (uint32_t)cs & 0xfffc);
 			return 0;
 		}
 		if (((uint16_t)cs & 3) != c->cpl) {
-			c->gpr[GPR_RSP] = sp;
-			emu_fail(ep, "far return to another privilege level:");
+			emu_fail(ep, "far return to an outer privilege level:");
 			return 0;
 		}
-		if (e.ip->operand_count_visible && e.op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
-			c->gpr[GPR_RSP] += e.op[0].imm.value.u;
-		uint64_t nsp = c->gpr[GPR_RSP];
-		c->gpr[GPR_RSP] = sp;
+		uint64_t nsp = (c->gpr[GPR_RSP] & ~m) | ((sp + 2 * osz + imm) & m);
 		if (bt_far_transfer(c, (uint16_t)cs, ip, false, e.osz, 0) < 0)
 			return 0;
 		c->gpr[GPR_RSP] = nsp;
