@@ -521,6 +521,22 @@ int bt_real_step(struct bt_cpu *c, struct vcpu_exit *x)
 		c->rip = a & real_mask(osz);
 		return 0;
 	case ZYDIS_MNEMONIC_RET:
+		if (e.in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) {
+			/* In real mode any CS is fine; the emulator's far
+			 * return checks RPL == CPL, which only PE=1 means. */
+			if (c->cr0 & X86_CR0_PE)
+				return bt_emulate(c, x);
+			uint64_t sp = c->gpr[GPR_RSP];
+			if (real_pop(c, &a, osz) < 0 || real_pop(c, &b, osz) < 0) {
+				c->gpr[GPR_RSP] = sp;
+				return 0;
+			}
+			if (e.in.operand_count_visible)
+				c->gpr[GPR_RSP] = (c->gpr[GPR_RSP] & ~real_sp_mask(c)) |
+					((c->gpr[GPR_RSP] + e.op[0].imm.value.u) & real_sp_mask(c));
+			bt_far_transfer(c, (uint16_t)b, a, false, osz, 0);
+			return 0;
+		}
 		if (real_pop(c, &a, osz) < 0)
 			return 0;
 		if (e.in.operand_count_visible)
