@@ -573,7 +573,10 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 		if (c->triple || c->failed)
 			continue;
 		if (!(c->mode & (BT_MODE_64 | BT_MODE_32))) {
-			/* 16-bit code is interpreted, never translated. */
+			/* 16-bit code is interpreted, never translated. One
+			 * instruction per iteration already honours an STI/MOV
+			 * SS shadow, so no poll trick is needed for it. */
+			c->shadow_pending = false;
 			c->n.emulate++;
 			if (bt_real_step(c, exit))
 				break;
