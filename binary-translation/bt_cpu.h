@@ -379,6 +379,10 @@ int bt_emu_cr_write(struct bt_cpu *c, int n, uint64_t v);
 int bt_emu_msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v);
 int bt_emu_msr_write(struct bt_cpu *c, uint32_t msr, uint64_t v);
 
+/* bt_real.c: one instruction of 16-bit code (real mode or a 16-bit
+ * protected-mode segment). 1 when *exit was filled for the core. */
+int bt_real_step(struct bt_cpu *c, struct vcpu_exit *exit);
+
 /* bt_vmi.c: the VMI ABI (VMCALL callout, MSRs, struct vmi_ops). */
 struct vmi_ops;
 extern const struct vmi_ops bt_vmi_ops;

@@ -585,6 +585,16 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 		deliver_events(c);
 		if (c->triple || c->failed)
 			continue;
+		if (!(c->mode & (BT_MODE_64 | BT_MODE_32))) {
+			/* 16-bit code is interpreted, never translated. One
+			 * instruction per iteration already honours an STI/MOV
+			 * SS shadow, so no poll trick is needed for it. */
+			c->shadow_pending = false;
+			c->n.emulate++;
+			if (bt_real_step(c, exit))
+				break;
+			continue;
+		}
 		int err;
 		struct bt_block *b = bt_lookup(c, exit, &err);
 		if (!b) {

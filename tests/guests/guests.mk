@@ -21,7 +21,7 @@ else
 GQ := @
 endif
 
-GUESTS := hello exitcode cpuid longmode exceptions paging32 breakpoint iret iretq portio memtest mbinfo triple panic reset vmi-conformance
+GUESTS := hello exitcode cpuid longmode exceptions paging32 breakpoint iret iretq portio memtest mbinfo triple panic reset vmi-conformance realmode
 
 GUEST_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-builtin \
 	-fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \

@@ -198,9 +198,103 @@ static void test_bt_pio32(void)
 	vm_destroy(&vm);
 }
 
+static void real_seg(struct x86_seg *s, uint16_t sel, uint8_t type)
+{
+	memset(s, 0, sizeof(*s));
+	s->sel = sel;
+	s->base = (uint64_t)sel << 4;
+	s->limit = 0xffff;
+	s->type = type;
+	s->s = 1;
+	s->present = 1;
+}
+
+/* Real mode (CR0.PE=0) at 0x0100:0x0000 with the IVT at 0. */
+static int make_vm_real(struct vm *vm, struct vm_config *cfg, const uint8_t *code, size_t len)
+{
+	if (make_vm(vm, cfg) < 0)
+		return -1;
+	mem_write(&vm->mem, 0x1000, code, len);
+	struct vcpu_state st;
+	memset(&st, 0, sizeof(st));
+	real_seg(&st.cs, 0x100, 0xb);
+	real_seg(&st.ds, 0x200, 0x3);
+	st.es = st.fs = st.gs = st.ss = st.ds;
+	st.cr0 = X86_CR0_ET;
+	st.rflags = X86_RFLAGS_FIXED;
+	st.idt.limit = 0x3ff;
+	st.gpr[GPR_RSP] = 0x1000;
+	return engine_bt.set_state(&vm->vcpus[0], &st);
+}
+
+static void test_bt_real_flags(void)
+{
+	/* stc; mov ax,0xffff; inc ax; pushf; pop bx  (INC keeps CF: CF ZF PF AF)
+	 * mov al,0x7f; add al,1; pushf; pop cx       (OF SF AF)
+	 * mov ax,0x8000; shl ax,1; pushf; pop dx     (CF ZF PF OF; AF undefined)
+	 * mov eax,0x80000000; sub eax,1; pushf; pop si (66 prefix: OF AF PF)
+	 * hlt */
+	static const uint8_t code[] = {
+		0xf9, 0xb8, 0xff, 0xff, 0x40, 0x9c, 0x5b,
+		0xb0, 0x7f, 0x04, 0x01, 0x9c, 0x59,
+		0xb8, 0x00, 0x80, 0xd1, 0xe0, 0x9c, 0x5a,
+		0x66, 0xb8, 0x00, 0x00, 0x00, 0x80, 0x66, 0x83, 0xe8, 0x01, 0x9c, 0x5e,
+		0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm_real(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX] & 0x8d5, 0x55);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RCX] & 0x8d5, 0x890);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RDX] & 0x8c5, 0x845);     /* AF undefined after SHL */
+	CU_ASSERT_EQUAL(st.gpr[GPR_RSI] & 0x8d5, 0x814);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 0x7fffffff);
+	CU_ASSERT_EQUAL(st.cs.sel, 0x100);
+	CU_ASSERT_EQUAL(st.rip, sizeof(code));
+	vm_destroy(&vm);
+}
+
+static void test_bt_real_divide_error(void)
+{
+	/* #DE through IVT vector 0 (handler at 0x0100:0x0040: pop bx; hlt):
+	 * xor cl,cl; div cl */
+	uint8_t code[0x42] = { 0x30, 0xc9, 0xf6, 0xf1 };
+	code[0x40] = 0x5b;
+	code[0x41] = 0xf4;
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm_real(&vm, &cfg, code, sizeof(code)) == 0);
+	uint16_t ivt0[2] = { 0x40, 0x100 };
+	mem_write(&vm.mem, 0, ivt0, sizeof(ivt0));
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX] & 0xffff, 2);   /* the faulting DIV's IP */
+	CU_ASSERT_EQUAL(st.rip, 0x42);
+	vm_destroy(&vm);
+}
+
+static void test_bt_real_unsupported(void)
+{
+	/* AAA is not implemented: the VM stops with an error naming it. */
+	static const uint8_t code[] = { 0x37, 0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm_real(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_exit e;
+	memset(&e, 0, sizeof(e));
+	CU_ASSERT_EQUAL(engine_bt.vcpu_run(&vm.vcpus[0], &e), 0);
+	CU_ASSERT_EQUAL(e.kind, EXIT_INTERNAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.fail.why, "aaa"));
+	vm_destroy(&vm);
+}
+
 UNIT_SUITE(bt,
 	UNIT_CASE(test_bt_loop_memory_stack),
 	UNIT_CASE(test_bt_divide_error),
 	UNIT_CASE(test_bt_page_fault),
 	UNIT_CASE(test_bt_self_modifying),
-	UNIT_CASE(test_bt_pio32))
+	UNIT_CASE(test_bt_pio32),
+	UNIT_CASE(test_bt_real_flags),
+	UNIT_CASE(test_bt_real_divide_error),
+	UNIT_CASE(test_bt_real_unsupported))
