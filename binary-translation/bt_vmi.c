@@ -24,13 +24,31 @@ static struct bt_cpu *cpu(void *o)
 	return ((struct vcpu *)o)->priv;
 }
 
+/* Guest-memory access for the dispatcher. Direct calls run it with the
+ * guest's FP/SIMD state live in host registers, so the copies are the
+ * SIMD-free bt_memcpy, never libc's memcpy (vmi_mem.c). */
+static bool bt_vmi_in_ram(void *o, uint64_t gpa, uint64_t len)
+{
+	return vmi_mem_in_ram(&cpu(o)->vm->mem, gpa, len);
+}
+
+static int bt_vmi_read(void *o, uint64_t gpa, void *buf, uint64_t len)
+{
+	const struct guest_memory *m = &cpu(o)->vm->mem;
+	if (!vmi_mem_in_ram(m, gpa, len))
+		return -1;
+	bt_memcpy(buf, mem_gpa_to_hva(m, gpa, len), len);
+	return 0;
+}
+
 /* Host writes to guest RAM drop translations of the pages they touch
  * (the ABI page holds code). */
 static int bt_vmi_write(void *o, uint64_t gpa, const void *buf, uint64_t len)
 {
 	struct bt_cpu *c = cpu(o);
-	if (vmi_mem_write(&c->vm->mem, gpa, buf, len))
+	if (!vmi_mem_in_ram(&c->vm->mem, gpa, len))
 		return -1;
+	bt_memcpy(mem_gpa_to_hva(&c->vm->mem, gpa, len), buf, len);
 	for (uint64_t p = gpa & ~0xfffull; p < gpa + len; p += 4096)
 		bt_invalidate_page(c, p);
 	return 0;
@@ -96,7 +114,7 @@ static int bt_vmi_load_sel(void *o, enum vmi_sel which, uint16_t sel)
 	uint64_t off = sel & ~7u, d[2], gpa;
 	if (off + 15 > c->gdt.limit ||
 	    bt_translate_quiet(c, c->gdt.base + off, BT_ACC_R, &gpa) < 0 ||
-	    (gpa & 0xfff) > 0xff0 || vmi_mem_read(&c->vm->mem, gpa, d, 16))
+	    (gpa & 0xfff) > 0xff0 || bt_vmi_read(o, gpa, d, 16))
 		return -1;
 	struct x86_seg n;
 	bt_desc_to_seg(d[0], (uint32_t)d[1], sel, &n);
@@ -151,8 +169,8 @@ static void bt_vmi_vcpu_page_set(void *o, uint64_t gpa)
 }
 
 const struct vmi_ops bt_vmi_ops = {
-	.in_ram = vcpu_vmi_in_ram,
-	.read = vcpu_vmi_read,
+	.in_ram = bt_vmi_in_ram,
+	.read = bt_vmi_read,
 	.write = bt_vmi_write,
 	.get_cpl = bt_vmi_get_cpl,
 	.get_if = bt_vmi_get_if,
@@ -173,12 +191,32 @@ const struct vmi_ops bt_vmi_ops = {
 	.vcpu_page_set = bt_vmi_vcpu_page_set,
 };
 
+/* Calls whose whole path (dispatcher, bt ops, memory map) is built with
+ * -mgeneral-regs-only and never reaches libc: they may run while the
+ * guest's FP/SIMD state is live in host registers. A path that needs more
+ * parks the state itself (bt_emu_msr_* for LAPIC MSRs does). The others
+ * (alarm, wallclock, console, halt, power) reach the core's timers and
+ * devices, which are ordinary C. The conformance guest checks that
+ * XMM0-15 survive every call. */
+static bool vmi_gpr_only(uint64_t nr)
+{
+	switch (nr) {
+	case VMI_CALL_ALARM_SET: case VMI_CALL_WALLCLOCK: case VMI_CALL_CONSOLE_WRITE:
+	case VMI_CALL_HALT: case VMI_CALL_SAFE_HALT: case VMI_CALL_SHUTDOWN:
+	case VMI_CALL_REBOOT:
+		return false;
+	default:
+		return nr < VMI_NCALLS_V1_0;
+	}
+}
+
 int bt_vmi_call(struct bt_cpu *c, uint64_t next_rip, struct vcpu_exit *x)
 {
 	uint64_t a[6] = { c->gpr[GPR_RDI], c->gpr[GPR_RSI], c->gpr[GPR_RDX],
 			  c->gpr[GPR_R10], c->gpr[GPR_R8], c->gpr[GPR_R9] };
 	uint64_t ret[2];
-	bt_fpu_park(c);         /* the dispatcher is ordinary C (SIMD memcpy) */
+	if (!vmi_gpr_only(c->gpr[GPR_RAX]))
+		bt_fpu_park(c);
 	if (vmi_dispatch(&c->vcpu->vmi, c->gpr[GPR_RAX], a, ret) == VMI_TRAP_UD) {
 		bt_raise(c, 6, false, 0);
 		return 0;

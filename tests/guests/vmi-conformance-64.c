@@ -97,6 +97,65 @@ struct res {
 	uint64_t ip;    /* where it was raised */
 };
 
+/* XMM0-15 must survive every call (SPEC 5.3: a call clobbers only what its
+ * descriptor says, never vector registers). The translator runs some calls
+ * inside a block while the guest's SSE state sits in host registers, so
+ * this catches a hypervisor path that reaches SIMD code without saving it.
+ * Armed once SSE is enabled; the guest's own C never touches XMM
+ * (-mgeneral-regs-only), so only the call can change them. */
+static int xmm_armed;
+static uint32_t xmm_bad, xmm_seq;
+static uint8_t xmm_in[256] __attribute__((aligned(16))), xmm_out[256] __attribute__((aligned(16)));
+
+#define XMM_ALL(op, buf) \
+	__asm__ volatile(op " 0(%0), %%xmm0\n\t" op " 16(%0), %%xmm1\n\t" op " 32(%0), %%xmm2\n\t" \
+			 op " 48(%0), %%xmm3\n\t" op " 64(%0), %%xmm4\n\t" op " 80(%0), %%xmm5\n\t" \
+			 op " 96(%0), %%xmm6\n\t" op " 112(%0), %%xmm7\n\t" op " 128(%0), %%xmm8\n\t" \
+			 op " 144(%0), %%xmm9\n\t" op " 160(%0), %%xmm10\n\t" op " 176(%0), %%xmm11\n\t" \
+			 op " 192(%0), %%xmm12\n\t" op " 208(%0), %%xmm13\n\t" op " 224(%0), %%xmm14\n\t" \
+			 op " 240(%0), %%xmm15" : : "r"(buf) : "memory")
+#define XMM_SAVE(buf) \
+	__asm__ volatile("movdqa %%xmm0, 0(%0)\n\tmovdqa %%xmm1, 16(%0)\n\tmovdqa %%xmm2, 32(%0)\n\t" \
+			 "movdqa %%xmm3, 48(%0)\n\tmovdqa %%xmm4, 64(%0)\n\tmovdqa %%xmm5, 80(%0)\n\t" \
+			 "movdqa %%xmm6, 96(%0)\n\tmovdqa %%xmm7, 112(%0)\n\tmovdqa %%xmm8, 128(%0)\n\t" \
+			 "movdqa %%xmm9, 144(%0)\n\tmovdqa %%xmm10, 160(%0)\n\tmovdqa %%xmm11, 176(%0)\n\t" \
+			 "movdqa %%xmm12, 192(%0)\n\tmovdqa %%xmm13, 208(%0)\n\tmovdqa %%xmm14, 224(%0)\n\t" \
+			 "movdqa %%xmm15, 240(%0)" : : "r"(buf) : "memory")
+
+static void xmm_arm(void)
+{
+	uint64_t cr0, cr4;
+	__asm__ volatile("mov %%cr0, %0\n\tmov %%cr4, %1" : "=r"(cr0), "=r"(cr4));
+	cr0 = (cr0 & ~(1ull << 2 | 1ull << 3)) | (1ull << 1);     /* EM=0 TS=0 MP=1 */
+	cr4 |= 1ull << 9 | 1ull << 10;                           /* OSFXSR OSXMMEXCPT */
+	__asm__ volatile("mov %0, %%cr0\n\tmov %1, %%cr4" : : "r"(cr0), "r"(cr4));
+	xmm_armed = 1;
+}
+
+static void xmm_before(void)
+{
+	if (!xmm_armed)
+		return;
+	xmm_seq++;
+	for (unsigned i = 0; i < sizeof(xmm_in); i++)
+		xmm_in[i] = (uint8_t)(i * 37 + xmm_seq * 101 + 1);
+	XMM_ALL("movdqa", xmm_in);
+}
+
+static void xmm_after(void)
+{
+	if (!xmm_armed)
+		return;
+	XMM_SAVE(xmm_out);
+	for (unsigned i = 0; i < sizeof(xmm_in); i++)
+		if (xmm_in[i] != xmm_out[i]) {
+			if (!xmm_bad)
+				rt_printf("xmm%u changed across call %u\n", i / 16, xmm_seq);
+			xmm_bad++;
+			return;
+		}
+}
+
 /* Calls fn with the VMI convention; an exception inside resumes after the
  * call with the return address popped. */
 static struct res call_at(const void *fn, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -107,6 +166,7 @@ static struct res call_at(const void *fn, uint64_t a1, uint64_t a2, uint64_t a3,
 	register uint64_t r9 __asm__("r9") = a6;
 	uint64_t rax = 0xdead, rdx = a3;
 	uint32_t n = rt_exc.count;
+	xmm_before();
 	__asm__ volatile("movq $3f, " RT_SYM("recover") "(%%rip)\n\t"
 			 "call *%[fn]\n\t"
 			 "jmp 4f\n"
@@ -115,6 +175,7 @@ static struct res call_at(const void *fn, uint64_t a1, uint64_t a2, uint64_t a3,
 			 : "+a"(rax), "+d"(rdx), "+r"(r10), "+r"(r8), "+r"(r9)
 			 : [fn] "r"(fn), "D"(a1), "S"(a2) : "memory", "cc");
 	rt_recover = 0;
+	xmm_after();
 	struct res r = { rax, rdx, 0, 0 };
 	if (rt_exc.count != n) {
 		r.vector = (int)rt_exc.vector;
@@ -1082,6 +1143,7 @@ int vmi_main64(uint32_t mbi)
 		bench();
 		goto done;
 	}
+	xmm_arm();
 	calls_cpu();
 	calls_mmu();
 	calls_misc();
@@ -1089,6 +1151,7 @@ int vmi_main64(uint32_t mbi)
 	errors();
 	queue_tests();
 	cpl3_tests();
+	rt_check(xmm_bad == 0, "XMM0-15 survive every call");
 
 	/* Uninstall: calls #UD again, NOP stubs still return 0 (SPEC 4.2, 5.5). */
 	rt_check(wrmsr_safe(msr_page, 0) == 0, "MSR_PAGE 0 uninstalls");
