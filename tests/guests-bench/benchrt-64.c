@@ -107,3 +107,13 @@ void bench_mark_done(const char *tag, const char *name, uint64_t n, uint64_t tsc
 	rt_printf("%s k=%s n=%lu done tsc=%lu\n", tag, name, (unsigned long)n,
 		  (unsigned long)tsc);
 }
+
+void bench_mark_na(const char *tag, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	rt_printf("%s k=%s n/a ", tag, name);
+	va_start(ap, fmt);
+	rt_vprintf(fmt, ap);
+	va_end(ap);
+	rt_putc('\n');
+}

@@ -41,5 +41,9 @@ static inline uint64_t rdtsc(void)
  * "... done tsc=<ticks>" (see bench/vmlite-bench, differential()). */
 void bench_mark_go(const char *tag, const char *name, uint64_t n);
 void bench_mark_done(const char *tag, const char *name, uint64_t n, uint64_t tsc);
+/* "<tag> k=<name> n/a <why>": a kernel that cannot run here says why, and
+ * the harness shows that reason in its cell instead of a number. */
+void bench_mark_na(const char *tag, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -42,7 +42,7 @@ $(GB_OBJ)/%.elf64: $(GUEST_OBJ)/rt/mbheader.o $(GB_OBJ)/%.32.o $(GB_OBJ)/%-64.64
 		$(GB_COMMON) $(GUEST_RT) $(GUEST_SRC)/guest.ld
 	@$(if $(GQ),echo '  GUEST LD    $@')
 	$(GQ)$(GUEST_LD) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
-$(GB_OBJ)/nano.elf64: $(GB_OBJ)/nano-isr.o
+$(GB_OBJ)/nano.elf64: $(GB_OBJ)/nano-isr.o $(GB_OBJ)/nano-vmi.64.o
 
 $(GB_OUT)/%.elf: $(GB_OBJ)/%.elf64
 	@$(if $(GQ),echo '  GUEST ELF32 $@')

@@ -79,6 +79,28 @@ nano_ptemod:
 	jnz 1b
 	ret
 
+/* n reloads of CR3 with its own value (flushes the non-global TLB). */
+	.globl nano_cr3wr
+nano_cr3wr:
+	movq %cr3, %rax
+1:	movq %rax, %cr3
+	decq %rdi
+	jnz 1b
+	ret
+
+/* n interrupt-flag save/disable/restore pairs, as Linux's native
+ * local_irq_save() + local_irq_restore(): the VMI IRQ calls replace these. */
+	.globl nano_irqsave
+nano_irqsave:
+1:	pushfq
+	popq %rax
+	cli
+	pushq %rax
+	popfq
+	decq %rdi
+	jnz 1b
+	ret
+
 	.bss
 	.balign 8
 nano_pf_pte:

@@ -14,7 +14,7 @@
  * against the backend the host reports, never printed. */
 #include "multiboot.h"
 #include "rt.h"
-#include "vmi_guest.h"
+#include "vmi-rt.h"
 
 int vmi_main64(uint32_t mbi);
 
@@ -70,25 +70,6 @@ static uint64_t rdtsc(void)
 	uint32_t lo, hi;
 	__asm__ volatile("lfence\n\trdtsc" : "=a"(lo), "=d"(hi));
 	return ((uint64_t)hi << 32) | lo;
-}
-
-/* 0, or the vector of the exception the access raised. */
-static int wrmsr_safe(uint32_t msr, uint64_t v)
-{
-	uint32_t n = rt_exc.count;
-	__asm__ volatile(RT_TRY("wrmsr") : : "c"(msr), "a"((uint32_t)v),
-			 "d"((uint32_t)(v >> 32)) : "memory");
-	rt_recover = 0;
-	return rt_exc.count != n ? (int)rt_exc.vector : 0;
-}
-
-static int rdmsr_safe(uint32_t msr, uint64_t *v)
-{
-	uint32_t n = rt_exc.count, lo = 0, hi = 0;
-	__asm__ volatile(RT_TRY("rdmsr") : "+a"(lo), "+d"(hi) : "c"(msr) : "memory");
-	rt_recover = 0;
-	*v = ((uint64_t)hi << 32) | lo;
-	return rt_exc.count != n ? (int)rt_exc.vector : 0;
 }
 
 struct res {
@@ -310,32 +291,17 @@ static enum mode parse_mode(uint32_t mbi)
 	return M_ACCEPT;
 }
 
-/* ---- discovery (SPEC 3) ---- */
-
-static uint32_t find_base(void)
-{
-	uint32_t r[4];
-	rt_cpuid(1, 0, r);
-	if (!(r[2] >> 31))
-		return 0;
-	for (uint32_t k = 0; k < 256; k++) {
-		uint32_t base = VMI_CPUID_BASE_FIRST + k * VMI_CPUID_BASE_STEP;
-		rt_cpuid(base, 0, r);
-		if (vmi_cpuid_sig_ok(r[1], r[2], r[3]))
-			return r[0] >= base + 2 ? base : 0;
-	}
-	return 0;
-}
+/* ---- discovery (SPEC 3; the search itself is vmi_find_base() in rt/vmi-rt.h) ---- */
 
 /* Refusals and absence: the native path, and the host's #GP behind it. */
 static void check_refused(uint32_t required, enum vmi_check why)
 {
 	uint64_t v;
-	rt_check(wrmsr_safe(msr_version, required) == 13,
+	rt_check(vmi_wrmsr_safe(msr_version, required) == 13,
 		 "MSR_VERSION write of the required version raises #GP");
-	rt_check(wrmsr_safe(msr_page, phys(abi_page) | 1) == 13,
+	rt_check(vmi_wrmsr_safe(msr_page, phys(abi_page) | 1) == 13,
 		 "MSR_PAGE write without a handshake raises #GP");
-	rt_check(rdmsr_safe(msr_page, &v) == 0 && v == 0, "MSR_PAGE reads 0");
+	rt_check(vmi_rdmsr_safe(msr_page, &v) == 0 && v == 0, "MSR_PAGE reads 0");
 	rt_check(why != VMI_CHECK_OK, "guest runs native");
 }
 
@@ -911,13 +877,13 @@ static void queue_tests(void)
 	struct res r;
 	uint64_t v;
 
-	rt_check(wrmsr_safe(msr_vcpu_page, phys(&vcpu_page) | 2) == 13, "MSR_VCPU_PAGE reserved bit: #GP");
-	rt_check(wrmsr_safe(msr_vcpu_page, NOT_RAM | 1) == 13, "MSR_VCPU_PAGE outside RAM: #GP");
+	rt_check(vmi_wrmsr_safe(msr_vcpu_page, phys(&vcpu_page) | 2) == 13, "MSR_VCPU_PAGE reserved bit: #GP");
+	rt_check(vmi_wrmsr_safe(msr_vcpu_page, NOT_RAM | 1) == 13, "MSR_VCPU_PAGE outside RAM: #GP");
 	__asm__ volatile("sti");
-	int w = wrmsr_safe(msr_vcpu_page, phys(&vcpu_page) | 1);
+	int w = vmi_wrmsr_safe(msr_vcpu_page, phys(&vcpu_page) | 1);
 	__asm__ volatile("cli");
 	rt_check(w == 0, "MSR_VCPU_PAGE registers the page");
-	rt_check(rdmsr_safe(msr_vcpu_page, &v) == 0 && v == (phys(&vcpu_page) | 1), "MSR_VCPU_PAGE reads back");
+	rt_check(vmi_rdmsr_safe(msr_vcpu_page, &v) == 0 && v == (phys(&vcpu_page) | 1), "MSR_VCPU_PAGE reads back");
 	rt_check(vcpu_page.irq_enabled == 1 && vcpu_page.queue_count == 0,
 		 "the page starts with irq_enabled = IF and an empty queue");
 	time_tests();
@@ -968,7 +934,7 @@ static void queue_tests(void)
 	rt_check(read_cr(2) != 0x777000, "the cancelled call had no effect");
 	rt_check(vcpu_page.queue[0].result == VMI_EFAULT, "the queue entry holds EFAULT");
 
-	rt_check(wrmsr_safe(msr_vcpu_page, 0) == 0, "MSR_VCPU_PAGE write 0 unregisters");
+	rt_check(vmi_wrmsr_safe(msr_vcpu_page, 0) == 0, "MSR_VCPU_PAGE write 0 unregisters");
 	expect(T(VMI_CALL_BATCH_FLUSH), VMI_ENODEV, "BATCH_FLUSH after unregistering: ENODEV");
 }
 
@@ -1078,13 +1044,13 @@ int vmi_main64(uint32_t mbi)
 	rt_printf("vmi-conformance: guest requires %u.%u\n", VMI_VERSION_MAJ(required),
 		  VMI_VERSION_MIN(required));
 
-	uint32_t base = find_base(), c[4] = { 0, 0, 0, 0 };
+	uint32_t base = vmi_find_base(), c[4] = { 0, 0, 0, 0 };
 	if (mode == M_ABSENT) {
 		rt_check(base == 0, "no VMI signature in 0x40000000-0x4000ff00");
-		rt_check(rdmsr_safe(VMI_MSR_VERSION, &v) == 13, "RDMSR MSR_VERSION: #GP");
-		rt_check(wrmsr_safe(VMI_MSR_VERSION, VMI_VERSION(1, 0)) == 13, "WRMSR MSR_VERSION: #GP");
-		rt_check(wrmsr_safe(VMI_MSR_PAGE, phys(abi_page) | 1) == 13, "WRMSR MSR_PAGE: #GP");
-		rt_check(wrmsr_safe(VMI_MSR_VCPU_PAGE, phys(&vcpu_page) | 1) == 13,
+		rt_check(vmi_rdmsr_safe(VMI_MSR_VERSION, &v) == 13, "RDMSR MSR_VERSION: #GP");
+		rt_check(vmi_wrmsr_safe(VMI_MSR_VERSION, VMI_VERSION(1, 0)) == 13, "WRMSR MSR_VERSION: #GP");
+		rt_check(vmi_wrmsr_safe(VMI_MSR_PAGE, phys(abi_page) | 1) == 13, "WRMSR MSR_PAGE: #GP");
+		rt_check(vmi_wrmsr_safe(VMI_MSR_VCPU_PAGE, phys(&vcpu_page) | 1) == 13,
 			 "WRMSR MSR_VCPU_PAGE: #GP");
 		rt_check(abi_page[0] == 0, "nothing was written to the page");
 		goto done;
@@ -1107,7 +1073,7 @@ int vmi_main64(uint32_t mbi)
 	msr_version = c[1];
 	msr_page = c[2];
 	msr_vcpu_page = c[3];
-	rt_check(rdmsr_safe(msr_version, &v) == 0 && v == offered, "MSR_VERSION reads the offered version");
+	rt_check(vmi_rdmsr_safe(msr_version, &v) == 0 && v == offered, "MSR_VERSION reads the offered version");
 
 	enum vmi_check neg = vmi_negotiate(offered, required);
 	static const char *const names[] = { "accept", "absent", "refuse major", "refuse minor", "corrupt" };
@@ -1124,19 +1090,19 @@ int vmi_main64(uint32_t mbi)
 	/* Installation (SPEC 4) and its refusals. */
 	r = T(VMI_CALL_VERSION);
 	rt_check(r.vector == 6 && r.ip == phys(thunk_buf) + 10, "a call before installation raises #UD");
-	rt_check(wrmsr_safe(msr_page, phys(abi_page) | 1) == 13, "MSR_PAGE before the handshake: #GP");
-	rt_check(wrmsr_safe(msr_version, (1ull << 32) | VMI_VERSION(1, 0)) == 13, "MSR_VERSION bits 63:32: #GP");
-	rt_check(wrmsr_safe(msr_version, VMI_VERSION(2, 0)) == 13, "MSR_VERSION major 2: #GP");
-	rt_check(wrmsr_safe(msr_version, VMI_VERSION(1, 1)) == 13, "MSR_VERSION minor 1: #GP");
-	rt_check(wrmsr_safe(msr_version, VMI_VERSION(1, 0)) == 0, "MSR_VERSION 1.0 accepted");
-	rt_check(wrmsr_safe(msr_version, VMI_VERSION(1, 0)) == 0, "repeating the handshake is harmless");
-	rt_check(wrmsr_safe(msr_vcpu_page, phys(&vcpu_page) | 1) == 13, "MSR_VCPU_PAGE before the page: #GP");
-	rt_check(wrmsr_safe(msr_page, phys(abi_page)) == 13, "MSR_PAGE without the enable bit: #GP");
-	rt_check(wrmsr_safe(msr_page, phys(abi_page) | 3) == 13, "MSR_PAGE bit 1: #GP");
-	rt_check(wrmsr_safe(msr_page, NOT_RAM | 1) == 13, "MSR_PAGE outside RAM: #GP");
+	rt_check(vmi_wrmsr_safe(msr_page, phys(abi_page) | 1) == 13, "MSR_PAGE before the handshake: #GP");
+	rt_check(vmi_wrmsr_safe(msr_version, (1ull << 32) | VMI_VERSION(1, 0)) == 13, "MSR_VERSION bits 63:32: #GP");
+	rt_check(vmi_wrmsr_safe(msr_version, VMI_VERSION(2, 0)) == 13, "MSR_VERSION major 2: #GP");
+	rt_check(vmi_wrmsr_safe(msr_version, VMI_VERSION(1, 1)) == 13, "MSR_VERSION minor 1: #GP");
+	rt_check(vmi_wrmsr_safe(msr_version, VMI_VERSION(1, 0)) == 0, "MSR_VERSION 1.0 accepted");
+	rt_check(vmi_wrmsr_safe(msr_version, VMI_VERSION(1, 0)) == 0, "repeating the handshake is harmless");
+	rt_check(vmi_wrmsr_safe(msr_vcpu_page, phys(&vcpu_page) | 1) == 13, "MSR_VCPU_PAGE before the page: #GP");
+	rt_check(vmi_wrmsr_safe(msr_page, phys(abi_page)) == 13, "MSR_PAGE without the enable bit: #GP");
+	rt_check(vmi_wrmsr_safe(msr_page, phys(abi_page) | 3) == 13, "MSR_PAGE bit 1: #GP");
+	rt_check(vmi_wrmsr_safe(msr_page, NOT_RAM | 1) == 13, "MSR_PAGE outside RAM: #GP");
 	rt_check(abi_page[0] == 0, "refused writes left the page alone");
-	rt_check(wrmsr_safe(msr_page, phys(abi_page) | 1) == 0, "MSR_PAGE installs the page");
-	rt_check(rdmsr_safe(msr_page, &v) == 0 && v == (phys(abi_page) | 1), "MSR_PAGE reads back");
+	rt_check(vmi_wrmsr_safe(msr_page, phys(abi_page) | 1) == 0, "MSR_PAGE installs the page");
+	rt_check(vmi_rdmsr_safe(msr_page, &v) == 0 && v == (phys(abi_page) | 1), "MSR_PAGE reads back");
 
 	check_page(required, offered);
 	if (mode == M_BENCH) {
@@ -1154,12 +1120,12 @@ int vmi_main64(uint32_t mbi)
 	rt_check(xmm_bad == 0, "XMM0-15 survive every call");
 
 	/* Uninstall: calls #UD again, NOP stubs still return 0 (SPEC 4.2, 5.5). */
-	rt_check(wrmsr_safe(msr_page, 0) == 0, "MSR_PAGE 0 uninstalls");
+	rt_check(vmi_wrmsr_safe(msr_page, 0) == 0, "MSR_PAGE 0 uninstalls");
 	r = S(VMI_CALL_VERSION);
 	rt_check(r.vector == 6 && r.ip == phys(stub(VMI_CALL_VERSION)) + 9,
 		 "a call after uninstalling raises #UD at the trap");
 	expect(S(VMI_CALL_IO_DELAY), 0, "a NOP stub still returns 0");
-	rt_check(wrmsr_safe(msr_page, phys(abi_page) | 1) == 0, "the page can be installed again");
+	rt_check(vmi_wrmsr_safe(msr_page, phys(abi_page) | 1) == 0, "the page can be installed again");
 
 done:
 	rt_printf("vmi-conformance: %d failure(s)\n", rt_failures);
