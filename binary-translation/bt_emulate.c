@@ -323,6 +323,10 @@ static void emu_cpuid(struct bt_cpu *c)
 			if (lapic_get(c->vm, c->vcpu->id)) {
 				r[3] |= 1u << 9;        /* APIC */
 				r[2] |= 1u << 21;       /* x2APIC: EOI/ICR are MSR writes */
+				/* TSC-deadline timer: Linux then skips its ~100 ms
+				 * LAPIC timer calibration loop at boot. Deadlines are
+				 * in host TSC units, as the guest's RDTSC. */
+				r[2] |= 1u << 24;
 			}
 			break;
 		case 7:

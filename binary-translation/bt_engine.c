@@ -294,6 +294,7 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->self = c;
 	c->vcpu = v;
 	c->vm = v->vm;
+	c->vm->guest_tsc_is_host = true;        /* RDTSC: rdtsc_host() or native */
 	c->bt = v->vm->engine_priv;
 	c->a_exit = (uint64_t)(uintptr_t)bt_asm_exit;
 	c->a_exit_saved = (uint64_t)(uintptr_t)bt_asm_exit_saved;

@@ -153,6 +153,17 @@ uint64_t clock_tsc_now(void)
 	return clock_ns_to_tsc(clock_now_ns());
 }
 
+uint64_t clock_host_tsc(void)
+{
+	return rdtsc_now();
+}
+
+uint64_t clock_tsc_deadline_ns(uint64_t deadline, uint64_t tsc_now)
+{
+	uint64_t now = clock_now_ns();
+	return deadline > tsc_now ? now + clock_tsc_to_ns(deadline - tsc_now) : now;
+}
+
 void clock_fake_enable(uint64_t now_ns, uint64_t realtime_s)
 {
 	atomic_store(&fake_ns, now_ns);

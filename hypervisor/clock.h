@@ -27,9 +27,11 @@ uint64_t clock_now_ns(void);
 /* Host wall-clock time (ns since the Unix epoch) advancing with clock_now_ns. */
 uint64_t clock_realtime_ns(void);
 
-/* The translator's RDTSC returns clock_tsc_now(). The LAPIC's TSC-deadline
- * MSR assumes guest TSC == clock_tsc_now(): an engine that lets the guest
- * write the TSC must subtract its offset before passing 0x6E0 on. CPUID
+/* The translator's guests read the host TSC itself (RDTSC runs natively or
+ * returns clock_host_tsc()); struct vm says which TSC its guest sees, and
+ * the LAPIC's TSC-deadline MSR converts deadlines relative to that TSC's
+ * current value (clock_tsc_deadline_ns), so an offset between the guest's
+ * TSC and clock_tsc_now() does not matter. CPUID
  * advertises clock_tsc_hz() in leaf 0x15/0x16 or the hypervisor timing leaf
  * 0x40000010 (EAX TSC kHz, EBX LAPIC bus kHz = 1000000) so Linux skips
  * calibration and gets exact frequencies.
@@ -42,6 +44,10 @@ uint64_t clock_tsc_hz(void);
  * derives lapic_timer_period from the crystal frequency. */
 void clock_cpuid_15(uint32_t *eax, uint32_t *ebx, uint32_t *ecx);
 uint64_t clock_tsc_now(void);
+uint64_t clock_host_tsc(void);
+/* The clock_now_ns() time at which a TSC that reads tsc_now at this moment
+ * reaches deadline (now, if it already has). */
+uint64_t clock_tsc_deadline_ns(uint64_t deadline, uint64_t tsc_now);
 uint64_t clock_ns_to_tsc(uint64_t ns);
 uint64_t clock_tsc_to_ns(uint64_t tsc);
 /* a * b / c without intermediate overflow. */

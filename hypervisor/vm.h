@@ -68,6 +68,9 @@ struct vm {
 	struct vm_stats dev_stats;
 	struct console_log console;     /* last lines of COM1 output */
 	struct vmi_host vmi;            /* VMI ABI: offered version, ABI page */
+	/* The guest's TSC is the host TSC (the translator) rather than
+	 * clock_tsc_now() (clock.h): TSC deadlines convert from it. */
+	bool guest_tsc_is_host;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_ops *eng);

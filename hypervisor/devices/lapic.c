@@ -382,8 +382,10 @@ static void tsc_deadline_write(struct lapic *l, uint64_t val)
 		return;                 /* the SDM: ignored in the other modes */
 	l->tsc_deadline = val;
 	clock_timer_cancel(&l->timer);
-	if (val)
-		clock_timer_arm(&l->timer, clock_tsc_to_ns(val));
+	if (val) {
+		uint64_t now = l->vm->guest_tsc_is_host ? clock_host_tsc() : clock_tsc_now();
+		clock_timer_arm(&l->timer, clock_tsc_deadline_ns(val, now));
+	}
 }
 
 /* ---- registers ---- */
