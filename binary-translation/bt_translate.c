@@ -67,8 +67,16 @@ struct tctx {
 	struct stub *stubs;
 	int nstubs;
 	bool fail;
+	/* For peek_live: the decoder, the block's first page (host and linear)
+	 * and the guest RIP after the last instruction. */
+	ZydisDecoder *dec;
+	uint8_t *h0;
+	uint64_t lin0, end_rip;
+	bool stop_emul;
 };
 
+static uint64_t branch_target(struct tctx *t, struct tinsn *x);
+static int classify(struct tctx *t, struct tinsn *x);
 static struct tinsn *g_ins;
 static unsigned site_align;    /* next site(): required alignment (0, 16, 32) for #GP priority */
 static struct stub *g_stubs;
@@ -440,39 +448,107 @@ static bool is_terminator(int k)
 	       k == K_JMP_IND || k == K_RET;
 }
 
+/* Status flags an instruction reads, and those it surely writes. */
+static uint32_t flag_effect(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op,
+			    uint32_t *wr_out)
+{
+	const ZydisAccessedFlags *f = in->cpu_flags;
+	uint32_t rd = 0, wr = 0;
+	if (f) {
+		/* "Undefined" flags are not killed: this silicon may keep or
+		 * derive them from their old values (AMD's IMUL/DIV do), and
+		 * the guest must see what the native instruction produces. */
+		rd = f->tested;
+		wr = f->modified | f->set_0 | f->set_1;
+		wr &= ~f->undefined;
+	}
+	ZydisInstructionCategory cat = in->meta.category;
+	if (cat == ZYDIS_CATEGORY_SHIFT || cat == ZYDIS_CATEGORY_ROTATE) {
+		/* A zero count leaves the flags alone. */
+		bool zero_possible = true;
+		for (int k = 0; k < in->operand_count_visible; k++)
+			if (op[k].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+			    (op[k].imm.value.u & 0x1f) != 0)
+				zero_possible = false;
+		if (in->operand_count_visible == 1)
+			zero_possible = false;      /* shift by 1 */
+		if (zero_possible)
+			wr = 0;
+	}
+	*wr_out = wr & STATUS_FLAGS;
+	return rd & STATUS_FLAGS;
+}
+
+/* Status flags the code at guest rip may read before writing them. It
+ * decodes forward on the block's own first page only: a guest write to that
+ * page drops this block too, so the answer cannot go stale. Whatever it
+ * cannot follow (a branch, a call, an instruction the translator does not
+ * copy or rewrite plainly, the end of the page, 16 instructions) counts as
+ * reading every flag still undecided. Dead flags at a block's end let its
+ * memory probes use the short sub/cmp form instead of the flag-free one. */
+static uint32_t peek_live(struct tctx *t, uint64_t rip)
+{
+	uint32_t live = 0, open = STATUS_FLAGS;
+	if (!t->h0 || t->c->bt->precise_flags)
+		return STATUS_FLAGS;
+	struct tinsn x;
+	for (int i = 0; i < 16 && open; i++) {
+		uint64_t lin = t->m64 ? rip : ((t->b->cs_base + rip) & 0xffffffffull);
+		if ((lin & ~0xfffull) != (t->lin0 & ~0xfffull) || (lin & 0xfff) > 4096 - 15)
+			break;
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(t->dec, t->h0 + (lin & 0xfff), 15,
+							 &x.in, x.op)))
+			break;
+		bt_decode_fixup(&x.in, x.op);
+		x.rip = rip;
+		int k = classify(t, &x);
+		if (k != K_GEN && k != K_NOP && k != K_LEA && k != K_PUSH && k != K_POP &&
+		    k != K_PUSHM && k != K_JCC && k != K_JMP)
+			break;
+		uint32_t wr, rd = flag_effect(&x.in, x.op, &wr);
+		live |= rd & open;
+		open &= ~wr;
+		if (k == K_JCC || k == K_JMP)
+			break;
+		rip += x.in.length;
+		if (!t->m64)
+			rip &= 0xffffffffull;
+	}
+	return live | open;
+}
+
+/* Flags live after the block's last instruction. */
+static uint32_t live_out(struct tctx *t)
+{
+	struct tinsn *last = &t->ins[t->n - 1];
+	switch (last->kind) {
+	case K_JMP:
+		return peek_live(t, branch_target(t, last));
+	case K_JCC:
+		return peek_live(t, branch_target(t, last)) | peek_live(t, t->end_rip);
+	case K_CALL:
+		return peek_live(t, branch_target(t, last));
+	default:
+		if (is_terminator(last->kind) || t->stop_emul)
+			return STATUS_FLAGS;
+		return peek_live(t, t->end_rip);   /* the block was cut short */
+	}
+}
+
 static void liveness(struct tctx *t)
 {
-	uint32_t live = STATUS_FLAGS;
+	uint32_t live = live_out(t);
 	for (int i = t->n - 1; i >= 0; i--) {
 		struct tinsn *x = &t->ins[i];
-		if (is_terminator(x->kind) || x->kind == K_EMUL) {
+		if (x->kind == K_EMUL || (is_terminator(x->kind) && i != t->n - 1)) {
 			live = STATUS_FLAGS;
 			x->live_in = live;
 			continue;
 		}
-		const ZydisAccessedFlags *f = x->in.cpu_flags;
-		uint32_t rd = 0, wr = 0;
-		if (f) {
-			/* "Undefined" flags are not killed: this silicon may keep or
-			 * derive them from their old values (AMD's IMUL/DIV do), and
-			 * the guest must see what the native instruction produces. */
-			rd = f->tested;
-			wr = f->modified | f->set_0 | f->set_1;
-			wr &= ~f->undefined;
-		}
-		ZydisInstructionCategory cat = x->in.meta.category;
-		if (cat == ZYDIS_CATEGORY_SHIFT || cat == ZYDIS_CATEGORY_ROTATE) {
-			/* A zero count leaves the flags alone. */
-			bool zero_possible = true;
-			for (int k = 0; k < x->in.operand_count_visible; k++)
-				if (x->op[k].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
-				    (x->op[k].imm.value.u & 0x1f) != 0)
-					zero_possible = false;
-			if (x->in.operand_count_visible == 1)
-				zero_possible = false;      /* shift by 1 */
-			if (zero_possible)
-				wr = 0;
-		}
+		uint32_t wr, rd = flag_effect(&x->in, x->op, &wr);
+		if (is_terminator(x->kind) && x->kind != K_JMP && x->kind != K_JCC &&
+		    x->kind != K_CALL)
+			rd = STATUS_FLAGS;      /* indirect, RET, LOOP: as before */
 		live = ((live & ~wr) | rd) & STATUS_FLAGS;
 		x->live_in = live;
 	}
@@ -1645,6 +1721,11 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 		b->code_len = 0;
 		return 0;
 	}
+	t.dec = &dec;
+	t.h0 = h0;
+	t.lin0 = lin0;
+	t.end_rip = rip;
+	t.stop_emul = stop_emul;
 	liveness(&t);
 
 	t.e.start = t.e.p = s->code + s->code_used;
