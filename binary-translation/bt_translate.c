@@ -73,6 +73,8 @@ struct tctx {
 	uint8_t *h0;
 	uint64_t lin0, end_rip;
 	bool stop_emul;
+	bool emul_next;         /* ins[n] holds the emulated instruction that ends the block */
+	uint32_t live_end;      /* flags live after the last instruction */
 };
 
 static uint64_t branch_target(struct tctx *t, struct tinsn *x);
@@ -529,6 +531,20 @@ static uint32_t live_out(struct tctx *t)
 	case K_CALL:
 		return peek_live(t, branch_target(t, last));
 	default:
+		if (t->stop_emul && t->emul_next) {
+			/* The emulator runs next. These overwrite every status
+			 * flag without reading one (SYSRET from R11, IRET and
+			 * POPF from the stack). */
+			switch (t->ins[t->n].in.mnemonic) {
+			case ZYDIS_MNEMONIC_SYSRET: case ZYDIS_MNEMONIC_IRETQ:
+			case ZYDIS_MNEMONIC_IRETD: case ZYDIS_MNEMONIC_IRET:
+			case ZYDIS_MNEMONIC_POPFQ: case ZYDIS_MNEMONIC_POPFD:
+			case ZYDIS_MNEMONIC_POPF:
+				return 0;
+			default:
+				return STATUS_FLAGS;
+			}
+		}
 		if (is_terminator(last->kind) || t->stop_emul)
 			return STATUS_FLAGS;
 		return peek_live(t, t->end_rip);   /* the block was cut short */
@@ -537,7 +553,7 @@ static uint32_t live_out(struct tctx *t)
 
 static void liveness(struct tctx *t)
 {
-	uint32_t live = live_out(t);
+	uint32_t live = t->live_end = live_out(t);
 	for (int i = t->n - 1; i >= 0; i--) {
 		struct tinsn *x = &t->ins[i];
 		if (x->kind == K_EMUL || (is_terminator(x->kind) && i != t->n - 1)) {
@@ -1364,7 +1380,13 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 	}
 	case K_VERW: {
 		/* Linux issues VERW only to flush CPU buffers and ignores the
-		 * result: answer "not writable" (ZF=0) without an exit. */
+		 * result: answer "not writable" (ZF=0) without an exit. Its
+		 * return-to-user VERW is followed by SYSRET or IRET, which
+		 * overwrite ZF: then the pushf/popf pair is not needed. */
+		long i = x - t->ins;
+		uint32_t after = i + 1 < t->n ? t->ins[i + 1].live_in : t->live_end;
+		if (!(after & 0x40))
+			return 0;
 		static const uint8_t v[] = { 0x9c, 0x80, 0x24, 0x24, 0xbf, 0x9d };
 		bn(e, v, sizeof(v));
 		return 0;
@@ -1705,6 +1727,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 		x->kind = classify(&t, x);
 		if (x->kind == K_EMUL) {
 			stop_emul = true;
+			t.emul_next = true;
 			break;
 		}
 		t.n++;
