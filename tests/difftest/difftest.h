@@ -144,6 +144,7 @@ int dt_hex_case(const char *spec, uint64_t seed, struct dt_case *c);
 /* ---- comparison (compare.c) ---- */
 struct dt_cmp_opts {
 	bool lax_undefined;             /* ignore flags Zydis marks undefined */
+	bool lax_fault_flags;           /* ignore status flags when the case faults */
 	bool compare_vec;
 	bool compare_ymm;
 	bool compare_mxcsr;

@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"  --no-vec            no x87/SSE/AVX state at all (guest stubs avoid FXSAVE)\n"
 		"  --vec-moves         guest stubs move xmm with movdqu/ldmxcsr, not FXSAVE\n"
 		"  --lax-undefined     ignore flags the SDM leaves undefined\n"
+		"  --lax-fault-flags   ignore status flags when a case faults (the translator's\n"
+		"                      default mode may leave its probe's flags in the frame)\n"
 		"  --strict            no waivers for known kvm_pvm emulator defects\n"
 		"  --fresh-vm          a new VM for every case (automatic for engines without\n"
 		"                      the mem_written op, which cannot see rewritten code)\n"
@@ -160,7 +162,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, 0, 's' }, { "category", required_argument, 0, 'c' },
 		{ "only", required_argument, 0, 'o' }, { "inject-bug", optional_argument, 0, 'b' },
 		{ "cpl0", no_argument, 0, '0' }, { "no-avx", no_argument, 0, 'a' },
-		{ "lax-undefined", no_argument, 0, 'u' }, { "timeout", required_argument, 0, 't' },
+		{ "lax-undefined", no_argument, 0, 'u' }, { "lax-fault-flags", no_argument, 0, 'L' }, { "timeout", required_argument, 0, 't' },
 		{ "show", required_argument, 0, 'k' }, { "verbose", no_argument, 0, 'v' },
 		{ "quiet", no_argument, 0, 'q' }, { "strict", no_argument, 0, 'S' },
 		{ "fresh-vm", no_argument, 0, 'F' }, { "no-vec", no_argument, 0, 'V' },
@@ -187,6 +189,7 @@ int main(int argc, char **argv)
 		case '0': cpl0 = true; break;
 		case 'a': no_avx = true; break;
 		case 'u': opt.lax_undefined = true; break;
+		case 'L': opt.lax_fault_flags = true; break;
 		case 't': timeout_ms = atoi(optarg); break;
 		case 'k': show = atoi(optarg); break;
 		case 'v': verbose = true; break;
