@@ -80,19 +80,6 @@ static void reg_set(struct bt_cpu *c, ZydisRegister r, uint64_t v)
 		c->gpr[i] = (c->gpr[i] & ~mask_of(w)) | (v & mask_of(w));
 }
 
-static int seg_index(ZydisRegister r)
-{
-	switch (r) {
-	case ZYDIS_REGISTER_ES: return SEG_ES;
-	case ZYDIS_REGISTER_CS: return SEG_CS;
-	case ZYDIS_REGISTER_SS: return SEG_SS;
-	case ZYDIS_REGISTER_DS: return SEG_DS;
-	case ZYDIS_REGISTER_FS: return SEG_FS;
-	case ZYDIS_REGISTER_GS: return SEG_GS;
-	default: return -1;
-	}
-}
-
 static uint64_t seg_base(struct bt_cpu *c, int s)
 {
 	if ((c->mode & BT_MODE_64) && s != SEG_FS && s != SEG_GS)
@@ -127,10 +114,7 @@ static uint64_t op_ea(struct emu *e, const ZydisDecodedOperand *o)
 
 static uint64_t op_lin(struct emu *e, const ZydisDecodedOperand *o)
 {
-	int s = seg_index(o->mem.segment);
-	if (s < 0)
-		s = SEG_DS;
-	return lin_of(e, s, op_ea(e, o));
+	return lin_of(e, bt_seg_of(o->mem.segment), op_ea(e, o));
 }
 
 /* Guest access through a decoded memory operand: an SS-relative operand
@@ -603,14 +587,14 @@ static void adv_reg(struct emu *e, int r, int64_t delta)
 
 static int str_seg(struct emu *e)
 {
-	int s = -1;
+	int s = SEG_DS;
 	for (int i = 0; i < e->ip->operand_count; i++)
 		if (e->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
 		    e->op[i].mem.base != ZYDIS_REGISTER_RDI &&
 		    e->op[i].mem.base != ZYDIS_REGISTER_EDI &&
 		    e->op[i].mem.base != ZYDIS_REGISTER_DI)
-			s = seg_index(e->op[i].mem.segment);
-	return s < 0 ? SEG_DS : s;
+			s = bt_seg_of(e->op[i].mem.segment);
+	return s;
 }
 
 static int emu_outs(struct emu *e, struct vcpu_exit *x, int size)
@@ -1322,7 +1306,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			reg_set(c, d->reg.value, dr_regs[s->reg.value - ZYDIS_REGISTER_DR0]);
 		} else if (d->type == ZYDIS_OPERAND_TYPE_REGISTER &&
 			   ZydisRegisterGetClass(d->reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-			int sg = seg_index(d->reg.value);
+			int sg = bt_seg_of(d->reg.value);
 			if (sg == SEG_CS) {
 				bt_raise(c, 6, false, 0);
 				return 0;
@@ -1335,7 +1319,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 				c->shadow = true;
 		} else if (s->type == ZYDIS_OPERAND_TYPE_REGISTER &&
 			   ZydisRegisterGetClass(s->reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-			v = c->seg[seg_index(s->reg.value)].sel;
+			v = c->seg[bt_seg_of(s->reg.value)].sel;
 			if (d->type == ZYDIS_OPERAND_TYPE_MEMORY) {
 				if (op_vwrite(ep, d, &v, 2) < 0)
 					return 0;
@@ -1713,7 +1697,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			return 0;
 		if (e.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    ZydisRegisterGetClass(e.op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
-			v = c->seg[seg_index(e.op[0].reg.value)].sel;
+			v = c->seg[bt_seg_of(e.op[0].reg.value)].sel;
 		if (push(c, v, e.osz) < 0)
 			return 0;
 		break;
@@ -1729,7 +1713,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 		if (e.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    ZydisRegisterGetClass(e.op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
 			c->gpr[GPR_RSP] = sp;
-			if (bt_load_seg(c, seg_index(e.op[0].reg.value), (uint16_t)v) < 0)
+			if (bt_load_seg(c, bt_seg_of(e.op[0].reg.value), (uint16_t)v) < 0)
 				return 0;
 			c->gpr[GPR_RSP] = nsp;
 			if (e.op[0].reg.value == ZYDIS_REGISTER_SS)

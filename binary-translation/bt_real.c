@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "bt_cpu.h"
+#include "bt_decode.h"
 
 struct real {
 	struct bt_cpu *c;
@@ -68,18 +69,6 @@ static void real_reg_set(struct bt_cpu *c, ZydisRegister r, uint64_t v)
 	c->gpr[i] = (c->gpr[i] & ~m) | ((v << sh) & m);
 }
 
-static int real_seg(ZydisRegister r)
-{
-	switch (r) {
-	case ZYDIS_REGISTER_ES: return SEG_ES;
-	case ZYDIS_REGISTER_CS: return SEG_CS;
-	case ZYDIS_REGISTER_SS: return SEG_SS;
-	case ZYDIS_REGISTER_FS: return SEG_FS;
-	case ZYDIS_REGISTER_GS: return SEG_GS;
-	default: return SEG_DS;
-	}
-}
-
 static uint64_t real_ea(struct real *e, const ZydisDecodedOperand *o)
 {
 	uint64_t a = (uint64_t)o->mem.disp.value;
@@ -92,7 +81,7 @@ static uint64_t real_ea(struct real *e, const ZydisDecodedOperand *o)
 
 static uint64_t real_lin(struct real *e, const ZydisDecodedOperand *o)
 {
-	return (e->c->seg[real_seg(o->mem.segment)].base + real_ea(e, o)) & 0xffffffffull;
+	return (e->c->seg[bt_seg_of(o->mem.segment)].base + real_ea(e, o)) & 0xffffffffull;
 }
 
 static int real_read(struct real *e, int i, uint64_t *v)
@@ -484,7 +473,7 @@ int bt_real_step(struct bt_cpu *c, struct vcpu_exit *x)
 	case ZYDIS_MNEMONIC_PUSH:
 		if (e.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    ZydisRegisterGetClass(e.op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-			a = c->seg[real_seg(e.op[0].reg.value)].sel;
+			a = c->seg[bt_seg_of(e.op[0].reg.value)].sel;
 		} else if (real_read(&e, 0, &a) < 0) {
 			return 0;
 		}
@@ -500,7 +489,7 @@ int bt_real_step(struct bt_cpu *c, struct vcpu_exit *x)
 		int r;
 		if (e.op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		    ZydisRegisterGetClass(e.op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
-			r = bt_load_seg(c, real_seg(e.op[0].reg.value), (uint16_t)a);
+			r = bt_load_seg(c, bt_seg_of(e.op[0].reg.value), (uint16_t)a);
 		else
 			r = real_write(&e, 0, a);
 		if (r < 0) {

@@ -556,15 +556,17 @@ static void liveness(struct tctx *t)
 	uint32_t live = t->live_end = live_out(t);
 	for (int i = t->n - 1; i >= 0; i--) {
 		struct tinsn *x = &t->ins[i];
-		if (x->kind == K_EMUL || (is_terminator(x->kind) && i != t->n - 1)) {
+		if (x->kind == K_EMUL) {
 			live = STATUS_FLAGS;
 			x->live_in = live;
 			continue;
 		}
 		uint32_t wr, rd = flag_effect(&x->in, x->op, &wr);
+		/* Blocks end at their first terminator; live_out() covers what
+		 * follows JMP, JCC and CALL, the others leave all flags live. */
 		if (is_terminator(x->kind) && x->kind != K_JMP && x->kind != K_JCC &&
 		    x->kind != K_CALL)
-			rd = STATUS_FLAGS;      /* indirect, RET, LOOP: as before */
+			rd = STATUS_FLAGS;
 		live = ((live & ~wr) | rd) & STATUS_FLAGS;
 		x->live_in = live;
 	}
@@ -672,18 +674,6 @@ static uint64_t next_rip(struct tctx *t, struct tinsn *x)
 	return t->m64 ? n : (n & 0xffffffffull);
 }
 
-static int seg_of(ZydisRegister r)
-{
-	switch (r) {
-	case ZYDIS_REGISTER_ES: return SEG_ES;
-	case ZYDIS_REGISTER_CS: return SEG_CS;
-	case ZYDIS_REGISTER_SS: return SEG_SS;
-	case ZYDIS_REGISTER_FS: return SEG_FS;
-	case ZYDIS_REGISTER_GS: return SEG_GS;
-	default: return SEG_DS;
-	}
-}
-
 static int encode(struct tctx *t, ZydisEncoderRequest *r, uint8_t *out, int *len)
 {
 	ZyanUSize n = 16;
@@ -739,7 +729,7 @@ static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o
 			return -1;
 		bn(e, buf, n);
 	}
-	int seg = seg_of(o->mem.segment);
+	int seg = bt_seg_of(o->mem.segment);
 	bool add = seg == SEG_FS || seg == SEG_GS || (!t->m64 && !t->flat);
 	if (add) {
 		gs_load(e, R10, BT_OFF_SEGBASE + 8 * seg, true);
@@ -1361,7 +1351,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		return 0;
 	case K_RDSEG: {
 		uint32_t off = (uint32_t)offsetof(struct bt_cpu, seg) +
-			seg_of(x->op[1].reg.value) * (uint32_t)sizeof(struct x86_seg) +
+			bt_seg_of(x->op[1].reg.value) * (uint32_t)sizeof(struct x86_seg) +
 			(uint32_t)offsetof(struct x86_seg, sel);
 		if (x->op[1].reg.value == ZYDIS_REGISTER_DS)
 			off = (uint32_t)offsetof(struct bt_cpu, seg) + SEG_DS * (uint32_t)sizeof(struct x86_seg) +

@@ -31,7 +31,7 @@ void x86_seg_flat_data(struct x86_seg *s, uint16_t sel)
 	seg_flat(s, sel, 0x3);          /* read/write, accessed */
 }
 
-static void seg_real(struct x86_seg *s, uint16_t sel, uint8_t type)
+void x86_seg_real(struct x86_seg *s, uint16_t sel, uint8_t type)
 {
 	memset(s, 0, sizeof(*s));
 	s->sel = sel;
@@ -47,13 +47,13 @@ void x86_state_reset(struct vcpu_state *st)
 	memset(st, 0, sizeof(*st));
 	st->rip = 0xfff0;
 	st->rflags = X86_RFLAGS_FIXED;
-	seg_real(&st->cs, 0xf000, 0xb);
+	x86_seg_real(&st->cs, 0xf000, 0xb);
 	st->cs.base = 0xffff0000;       /* reset vector alias at the top of 4 GiB */
-	seg_real(&st->ds, 0, 0x3);
-	seg_real(&st->es, 0, 0x3);
-	seg_real(&st->fs, 0, 0x3);
-	seg_real(&st->gs, 0, 0x3);
-	seg_real(&st->ss, 0, 0x3);
+	x86_seg_real(&st->ds, 0, 0x3);
+	x86_seg_real(&st->es, 0, 0x3);
+	x86_seg_real(&st->fs, 0, 0x3);
+	x86_seg_real(&st->gs, 0, 0x3);
+	x86_seg_real(&st->ss, 0, 0x3);
 	st->ldt.limit = 0xffff;
 	st->ldt.type = 2;
 	st->ldt.present = 1;

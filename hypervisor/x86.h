@@ -85,6 +85,8 @@ struct vcpu_fpu {
 void x86_seg_flat_code32(struct x86_seg *s, uint16_t sel);
 void x86_seg_flat_code64(struct x86_seg *s, uint16_t sel);
 void x86_seg_flat_data(struct x86_seg *s, uint16_t sel);
+/* A real-mode segment: base sel << 4, 64 KiB limit, the given type. */
+void x86_seg_real(struct x86_seg *s, uint16_t sel, uint8_t type);
 void x86_state_reset(struct vcpu_state *st);    /* power-on state, CS:IP=F000:FFF0 */
 
 #endif

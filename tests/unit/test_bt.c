@@ -198,17 +198,6 @@ static void test_bt_pio32(void)
 	vm_destroy(&vm);
 }
 
-static void real_seg(struct x86_seg *s, uint16_t sel, uint8_t type)
-{
-	memset(s, 0, sizeof(*s));
-	s->sel = sel;
-	s->base = (uint64_t)sel << 4;
-	s->limit = 0xffff;
-	s->type = type;
-	s->s = 1;
-	s->present = 1;
-}
-
 /* Real mode (CR0.PE=0) at 0x0100:0x0000 with the IVT at 0. */
 static int make_vm_real(struct vm *vm, struct vm_config *cfg, const uint8_t *code, size_t len)
 {
@@ -217,8 +206,8 @@ static int make_vm_real(struct vm *vm, struct vm_config *cfg, const uint8_t *cod
 	mem_write(&vm->mem, 0x1000, code, len);
 	struct vcpu_state st;
 	memset(&st, 0, sizeof(st));
-	real_seg(&st.cs, 0x100, 0xb);
-	real_seg(&st.ds, 0x200, 0x3);
+	x86_seg_real(&st.cs, 0x100, 0xb);
+	x86_seg_real(&st.ds, 0x200, 0x3);
 	st.es = st.fs = st.gs = st.ss = st.ds;
 	st.cr0 = X86_CR0_ET;
 	st.rflags = X86_RFLAGS_FIXED;
