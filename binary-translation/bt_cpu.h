@@ -41,6 +41,7 @@
  * (far from any real RSP change, which is at most RET imm16 + 8). */
 #define BT_IND_CALLPUSH   (-0x40000000)
 #define BT_OFF_A_VMI      0x1b8   /* bt_asm_vmi: VMCALL as a direct helper call */
+#define BT_OFF_GDELTA     0x1c0   /* probe groups: host - guest of each slot's page */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       12
@@ -144,7 +145,8 @@ struct bt_cpu {
 	uint64_t mask_bit[3];
 	uint64_t ind_site, ind_delta;
 	uint64_t a_vmi;
-	uint8_t pad1[BT_OFF_TLB - 0x1c0];
+	uint64_t gdelta[4];
+	uint8_t pad1[BT_OFF_TLB - 0x1e0];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */
@@ -207,6 +209,7 @@ struct bt_cpu {
 	struct {
 		uint64_t enters, chain, lookup, emulate, poll, handled, slow, refill, bounce, smc;
 		uint64_t translated, flush_full, flush_cr3, invlpg, irqs;
+		uint64_t groups, grouped;        /* probe groups formed, accesses in them */
 		uint64_t killed, vmi_direct;   /* blocks invalidated; VMI calls without an exit */
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
@@ -245,8 +248,12 @@ struct bt_state {
 	bool precise_flags;     /* VMLITE_BT_PRECISE_FLAGS=1: exact flags in fault frames */
 	FILE *perfmap;          /* VMLITE_BT_PERFMAP=1: /tmp/perf-PID.map for perf report */
 	bool inject_jl_jle;     /* VMLITE_BT_INJECT_BUG=jl-jle: JL translated as JLE (difftest's proof) */
+	bool inject_group_span; /* VMLITE_BT_INJECT_BUG=group-span: group probes check one byte */
+	int groups;             /* VMLITE_BT_GROUPS: BT_GROUPS_ON, _OFF, _MISS (every probe misses) */
 	uint64_t flushes;
 };
+
+enum { BT_GROUPS_ON, BT_GROUPS_OFF, BT_GROUPS_MISS };
 
 /* Mode key bits. */
 #define BT_MODE_CPL_MASK 3u

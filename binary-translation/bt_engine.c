@@ -14,11 +14,14 @@
 #include <unistd.h>
 
 #include "bt_cpu.h"
+#include "bt_group.h"
 #include "error.h"
 #include "irq.h"
 #include "vm.h"
 
 _Static_assert(offsetof(struct bt_cpu, rip) == BT_OFF_RIP, "layout");
+_Static_assert(offsetof(struct bt_cpu, gdelta) == BT_OFF_GDELTA, "layout");
+_Static_assert(sizeof(((struct bt_cpu *)0)->gdelta) == 8 * BT_GROUP_SLOTS, "layout");
 _Static_assert(offsetof(struct bt_cpu, flags) == BT_OFF_FLAGS, "layout");
 _Static_assert(offsetof(struct bt_cpu, host_rsp) == BT_OFF_HOSTRSP, "layout");
 _Static_assert(offsetof(struct bt_cpu, reason) == BT_OFF_REASON, "layout");
@@ -264,15 +267,33 @@ static int bt_vm_create(struct vm *vm)
 		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
 		s->perfmap = fopen(path, "w");
 	}
+	/* Probe groups can be switched off, or made to miss every time so
+	 * that tests run the ungrouped copies (docs/binary-translation.md). */
+	const char *gm = getenv("VMLITE_BT_GROUPS");
+	if (gm && *gm) {
+		if (strcmp(gm, "on") == 0) {
+			s->groups = BT_GROUPS_ON;
+		} else if (strcmp(gm, "off") == 0) {
+			s->groups = BT_GROUPS_OFF;
+		} else if (strcmp(gm, "miss") == 0) {
+			s->groups = BT_GROUPS_MISS;
+		} else {
+			bt_vm_destroy(vm);
+			return err_set("VMLITE_BT_GROUPS=%s is unknown; use on, off or miss", gm);
+		}
+	}
 	const char *inj = getenv("VMLITE_BT_INJECT_BUG");
 	if (inj && *inj) {
-		if (strcmp(inj, "jl-jle") != 0) {
+		if (strcmp(inj, "jl-jle") == 0) {
+			s->inject_jl_jle = true;
+		} else if (strcmp(inj, "group-span") == 0) {
+			s->inject_group_span = true;
+		} else {
 			bt_vm_destroy(vm);
-			return err_set("VMLITE_BT_INJECT_BUG=%s is unknown; the only injectable "
-				       "translator bug is jl-jle (unset the variable to run correctly)",
-				       inj);
+			return err_set("VMLITE_BT_INJECT_BUG=%s is unknown; the injectable translator "
+				       "bugs are jl-jle and group-span (unset the variable to run "
+				       "correctly)", inj);
 		}
-		s->inject_jl_jle = true;
 	}
 	for (uint64_t i = 0; i <= s->npages; i++)
 		s->page_head[i] = -1;
@@ -378,7 +399,8 @@ static void bt_vcpu_destroy(struct vcpu *v)
 	if (getenv("VMLITE_BT_STATS"))
 		fprintf(stderr, "bt stats: enters %llu chain-exits %llu jc-miss %llu emulated %llu "
 			"polls %llu helper-exits %llu tlb-slow %llu refills %llu bounce %llu smc %llu "
-			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu\n",
+			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu "
+			"groups %llu grouped-accesses %llu\n",
 			(unsigned long long)c->n.enters, (unsigned long long)c->n.chain,
 			(unsigned long long)c->n.lookup, (unsigned long long)c->n.emulate,
 			(unsigned long long)c->n.poll, (unsigned long long)c->n.handled,
@@ -386,7 +408,8 @@ static void bt_vcpu_destroy(struct vcpu *v)
 			(unsigned long long)c->n.bounce, (unsigned long long)c->n.smc,
 			(unsigned long long)c->n.translated, (unsigned long long)c->n.flush_full,
 			(unsigned long long)c->n.flush_cr3, (unsigned long long)c->n.invlpg,
-			(unsigned long long)c->n.irqs, (unsigned long long)c->n.vmi_direct);
+			(unsigned long long)c->n.irqs, (unsigned long long)c->n.vmi_direct,
+			(unsigned long long)c->n.groups, (unsigned long long)c->n.grouped);
 	if (getenv("VMLITE_BT_STATS"))
 		bt_emul_hist_print();
 	if (tls_cpu == c)

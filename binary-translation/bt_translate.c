@@ -10,6 +10,7 @@
 
 #include "bt_cpu.h"
 #include "bt_decode.h"
+#include "bt_group.h"
 #include "vm.h"
 
 #define R10 10
@@ -75,6 +76,17 @@ struct tctx {
 	bool stop_emul;
 	bool emul_next;         /* ins[n] holds the emulated instruction that ends the block */
 	uint32_t live_end;      /* flags live after the last instruction */
+	/* Probe groups (bt_group.c): the plan, the slot of the member being
+	 * emitted (-1: none), and per group its miss branch and whether its
+	 * probe spilled RCX; post[i] is where instruction i+1 starts. */
+	bool nogroup;
+	int ngroups;
+	struct bt_group groups[MAX_INSNS / 2];
+	int8_t grp[MAX_INSNS];
+	int cur_slot;
+	uint8_t *gmiss[MAX_INSNS / 2];
+	bool gflagfree[MAX_INSNS / 2];
+	uint8_t *post[MAX_INSNS];
 };
 
 static uint64_t branch_target(struct tctx *t, struct tinsn *x);
@@ -572,6 +584,110 @@ static void liveness(struct tctx *t)
 	}
 }
 
+/* ------------------------------------------------------------ probe groups */
+/* What the grouping (bt_group.c) needs to know about x. */
+static void group_view(struct tctx *t, struct tinsn *x, struct bt_gacc *a)
+{
+	ZydisDecodedInstruction *in = &x->in;
+	memset(a, 0, sizeof(*a));
+	a->base = -1;
+	if (x->kind != K_GEN && x->kind != K_LEA && x->kind != K_NOP) {
+		a->barrier = true;
+		return;
+	}
+	for (int i = 0; i < in->operand_count; i++) {
+		ZydisDecodedOperand *o = &x->op[i];
+		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && (o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
+		    gpr_num(o->reg.value) >= 0)
+			a->writes |= (uint16_t)(1u << gpr_num(o->reg.value));
+	}
+	if (x->kind != K_GEN || !t->m64)
+		return;
+	int mem = -1;
+	for (int i = 0; i < in->operand_count_visible; i++)
+		if (x->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
+			mem = i;
+	if (mem < 0)
+		return;
+	ZydisDecodedOperand *o = &x->op[mem];
+	int seg = bt_seg_of(o->mem.segment);
+	unsigned size = o->size / 8;
+	int64_t disp = o->mem.disp.value;
+	ZydisMnemonic m = in->mnemonic;
+	/* BT* m, r reach other words through the register's bit offset. */
+	bool bitmem = mem == 0 && x->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		      (m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS ||
+		       m == ZYDIS_MNEMONIC_BTR || m == ZYDIS_MNEMONIC_BTC);
+	if (o->mem.type != ZYDIS_MEMOP_TYPE_MEM || o->mem.index != ZYDIS_REGISTER_NONE ||
+	    gpr_num(o->mem.base) < 0 || in->address_width != 64 || seg == SEG_FS || seg == SEG_GS ||
+	    size == 0 || size > 64 || bitmem || disp < INT32_MIN || disp > INT32_MAX - 64)
+		return;
+	a->base = (int8_t)gpr_num(o->mem.base);
+	a->lo = (int32_t)disp;
+	a->hi = (int32_t)(disp + size);
+	a->write = o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+}
+
+static void groups_plan(struct tctx *t)
+{
+	t->ngroups = 0;
+	for (int i = 0; i < t->n; i++)
+		t->grp[i] = -1;
+	if (t->nogroup || !t->m64 || t->c->bt->groups == BT_GROUPS_OFF)
+		return;
+	struct bt_gacc a[MAX_INSNS];
+	for (int i = 0; i < t->n; i++)
+		group_view(t, &t->ins[i], &a[i]);
+	t->ngroups = bt_group_form(a, t->n, t->groups, MAX_INSNS / 2, t->grp);
+}
+
+static void groups_count(struct tctx *t)
+{
+	t->c->n.groups += (uint64_t)t->ngroups;
+	for (int i = 0; i < t->ngroups; i++)
+		t->c->n.grouped += (uint64_t)t->groups[i].members;
+}
+
+static bool is_displaced_gpr(int g)
+{
+	return g == GPR_RSP || g == GPR_R10 || g == GPR_R11;
+}
+
+static uint8_t *probe_head(struct tctx *t, unsigned size, bool wr, bool flagfree);
+static void probe_addend(struct tctx *t, bool flagfree);
+
+/* Before group gi's leader x: one probe for the whole span; on a hit the
+ * page's host-minus-guest delta goes to the group's slot, on a miss the
+ * block continues in the ungrouped copy (emit_group_copies). */
+static void group_probe(struct tctx *t, int gi, struct tinsn *x)
+{
+	struct em *e = &t->e;
+	struct bt_group *g = &t->groups[gi];
+	bool flagfree = x->live_in != 0 || t->c->bt->precise_flags;
+	if (is_displaced_gpr(g->base)) {
+		gs_load(e, R11, BT_OFF_GPR + 8 * g->base, true);
+		lea_disp(e, R11, R11, g->lo, true);
+	} else {
+		lea_disp(e, R11, g->base, g->lo, true);
+	}
+	unsigned span = t->c->bt->inject_group_span ? 1 : (unsigned)(g->hi - g->lo);
+	t->gmiss[gi] = probe_head(t, span, g->write, flagfree);
+	t->gflagfree[gi] = flagfree;
+	if (t->c->bt->groups == BT_GROUPS_MISS) {
+		/* A hit falls into this jmp, the probe's miss branch is sent
+		 * to it: both continue in the copy. */
+		uint8_t *jmp = e->p;
+		b1(e, 0xe9);
+		uint8_t *f = e->p;
+		b4(e, 0);
+		patch32(t->gmiss[gi], jmp);
+		t->gmiss[gi] = f;
+		return;
+	}
+	probe_addend(t, flagfree);
+	gs_store(e, BT_OFF_GDELTA + 8 * (uint32_t)g->slot, R10);
+}
+
 /* ------------------------------------------------------------------ sites */
 static struct stub *new_stub(struct tctx *t, int kind)
 {
@@ -590,22 +706,16 @@ static uint32_t tlb_base(struct tctx *t)
 	return BT_OFF_TLB + (t->cpl3 ? BT_TLB_SIZE * BT_TLBE_SIZE : 0);
 }
 
-/* Emits the probe for r11 = guest linear address, then the tail. With the
- * guest's flags dead the probe is sub/cmp/ja; with them live it is a
- * flag-free sequence (pext index, lea compare, jrcxz with RCX spilled). */
-static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool wr, bool stack,
-		 const uint8_t *tail, int tail_len, uint64_t next)
+/* The soft-TLB check of r11 = guest linear address for an access of size
+ * bytes, up to and including the branch to the miss path (its rel32 field is
+ * returned). With the guest's flags dead it is sub/cmp/ja; with them live a
+ * flag-free sequence (pext index, lea compare, jrcxz with RCX spilled; on a
+ * hit RCX is back). On a hit r10 indexes the TLB entry: r10 = entry offset
+ * (fast form) or entry offset / 4 (flag-free form). */
+static uint8_t *probe_head(struct tctx *t, unsigned size, bool wr, bool flagfree)
 {
 	struct em *e = &t->e;
-	/* Precise mode never clobbers flags, even where they are dead: a fault
-	 * on a later access in the dead region must still see them. */
-	bool flagfree = x->live_in != 0 || t->c->bt->precise_flags;
-	uint8_t *probe = e->p;
 	uint32_t tag = tlb_base(t) + (wr ? BT_TLBE_TAG_W : BT_TLBE_TAG_R);
-	if (size == 0)
-		size = 1;
-	if (size > 64)
-		size = 64;
 	uint8_t *field;
 	if (flagfree) {
 		gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);                 /* mov gs:[tmp], rcx */
@@ -615,7 +725,12 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 		b1(e, 0x65); b1(e, 0x4a); b1(e, 0x8b); b1(e, 0x0c); b1(e, 0x95);
 		b4(e, tag);                                             /* mov rcx, tag */
 		b1(e, 0x48); b1(e, 0xf7); b1(e, 0xd1);                  /* not rcx */
-		b1(e, 0x49); b1(e, 0x8d); b1(e, 0x4c); b1(e, 0x0b); b1(e, (uint8_t)size);
+		/* lea rcx, [rcx + r11 + size]: disp8 while it fits */
+		if (size < 128) {
+			b1(e, 0x49); b1(e, 0x8d); b1(e, 0x4c); b1(e, 0x0b); b1(e, (uint8_t)size);
+		} else {
+			b1(e, 0x49); b1(e, 0x8d); b1(e, 0x8c); b1(e, 0x0b); b4(e, size);
+		}
 		b1(e, 0x65); b1(e, 0xc4); b1(e, 0xe2); b1(e, 0xf2); b1(e, 0xf5); b1(e, 0x0c);
 		b1(e, 0x25); b4(e, BT_OFF_MASKHI);                      /* pext rcx, rcx, ~fff */
 		b1(e, 0xe3); b1(e, 5);                                  /* jrcxz hit */
@@ -623,9 +738,6 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 		field = e->p;
 		b4(e, 0);
 		gs_load(e, 1, BT_OFF_TMPRCX, true);                     /* mov rcx, gs:[tmp] */
-		b1(e, 0x65); b1(e, 0x4e); b1(e, 0x8b); b1(e, 0x14); b1(e, 0x95);
-		b4(e, tlb_base(t) + BT_TLBE_ADDEND);                    /* mov r10, addend */
-		lea_r11_r10(e, true);
 	} else {
 		static const uint8_t p1[] = { 0x4d, 0x89, 0xda, 0x49, 0xc1, 0xea, 0x07, 0x41, 0x81, 0xe2 };
 		bn(e, p1, sizeof(p1));
@@ -635,6 +747,54 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 		b1(e, 0x0f); b1(e, 0x87);
 		field = e->p;
 		b4(e, 0);
+	}
+	return field;
+}
+
+/* mov r10, gs:[entry + ADDEND] after a probe hit (host - guest of the page) */
+static void probe_addend(struct tctx *t, bool flagfree)
+{
+	struct em *e = &t->e;
+	if (flagfree)
+		b1(e, 0x65), b1(e, 0x4e), b1(e, 0x8b), b1(e, 0x14), b1(e, 0x95);
+	else
+		b1(e, 0x65), b1(e, 0x4d), b1(e, 0x8b), b1(e, 0x92);
+	b4(e, tlb_base(t) + BT_TLBE_ADDEND);
+}
+
+/* Emits the probe for r11 = guest linear address, then the tail. Members of
+ * a probe group skip the probe: their group's check covered the page, so
+ * r11 only needs the page's host-minus-guest delta from the group's slot. */
+static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool wr, bool stack,
+		 const uint8_t *tail, int tail_len, uint64_t next)
+{
+	struct em *e = &t->e;
+	/* Precise mode never clobbers flags, even where they are dead: a fault
+	 * on a later access in the dead region must still see them. */
+	bool flagfree = x->live_in != 0 || t->c->bt->precise_flags;
+	if (t->cur_slot >= 0) {
+		uint32_t off = BT_OFF_GDELTA + 8 * (uint32_t)t->cur_slot;
+		if (flagfree) {
+			gs_load(e, R10, off, true);
+			lea_r11_r10(e, true);
+		} else {
+			gs_rm(e, 0x03, R11, true, off);                 /* add r11, gs:[delta] */
+		}
+		bn(e, tail, tail_len);
+		site_align = 0;
+		return;
+	}
+	uint8_t *probe = e->p;
+	uint32_t tag = tlb_base(t) + (wr ? BT_TLBE_TAG_W : BT_TLBE_TAG_R);
+	if (size == 0)
+		size = 1;
+	if (size > 64)
+		size = 64;
+	uint8_t *field = probe_head(t, size, wr, flagfree);
+	if (flagfree) {
+		probe_addend(t, true);
+		lea_r11_r10(e, true);
+	} else {
 		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
 	}
 	bn(e, tail, tail_len);
@@ -1656,11 +1816,86 @@ static void emit_stubs(struct tctx *t)
 	}
 }
 
+static void map_add(struct tctx *t, uint64_t rip)
+{
+	struct bt_state *s = t->c->bt;
+	if (s->nmap < BT_MAP_MAX) {
+		s->map[s->nmap] = (uint32_t)(t->e.p - t->e.start);
+		s->map_rip[s->nmap] = rip;
+		s->nmap++;
+		t->b->nmap++;
+	}
+}
+
+/* Drops the probe groups and rewinds the body for a second emission. */
+static void ungroup(struct tctx *t, uint8_t *body, int body_stubs, uint32_t body_map)
+{
+	t->e.p = body;
+	t->e.ovf = false;
+	t->nstubs = body_stubs;
+	t->fail = false;
+	t->b->nmap -= t->c->bt->nmap - body_map;
+	t->c->bt->nmap = body_map;
+	t->nogroup = true;
+	groups_plan(t);
+}
+
+/* The ungrouped copy of each cluster of overlapping groups, after the body:
+ * a group whose probe missed continues here at its leader (from there on
+ * every access has its own probe, so no slot is needed) and comes back to
+ * the body after the cluster's last member, where no group is open. */
+static int emit_group_copies(struct tctx *t)
+{
+	struct em *e = &t->e;
+	uint8_t *entry[MAX_INSNS / 2];
+	for (int i = 0; i < t->n; i++) {
+		int gi = t->grp[i];
+		if (gi < 0 || t->groups[gi].leader != i)
+			continue;
+		int end = t->groups[gi].last;
+		for (int j = i; j <= end; j++) {
+			int gj = t->grp[j];
+			if (gj >= 0 && t->groups[gj].leader == j && t->groups[gj].last > end)
+				end = t->groups[gj].last;
+		}
+		for (int j = i; j <= end; j++) {
+			int gj = t->grp[j];
+			if (gj >= 0 && t->groups[gj].leader == j) {
+				entry[gj] = e->p;
+				if (!t->gflagfree[gj])
+					patch32(t->gmiss[gj], e->p);
+			}
+			map_add(t, t->ins[j].rip);
+			if (emit_insn(t, &t->ins[j]) < 0 || t->fail)
+				return -1;
+		}
+		b1(e, 0xe9);
+		uint8_t *back = e->p;
+		b4(e, 0);
+		patch32(back, t->post[end]);
+		/* A flag-free probe missed with the guest's RCX spilled. */
+		for (int j = i; j <= end; j++) {
+			int gj = t->grp[j];
+			if (gj >= 0 && t->groups[gj].leader == j && t->gflagfree[gj]) {
+				patch32(t->gmiss[gj], e->p);
+				gs_load(e, 1, BT_OFF_TMPRCX, true);
+				b1(e, 0xe9);
+				uint8_t *f = e->p;
+				b4(e, 0);
+				patch32(f, entry[gj]);
+			}
+		}
+		i = end;
+	}
+	return 0;
+}
+
 int bt_translate(struct bt_cpu *c, struct bt_block *b)
 {
 	struct bt_state *s = c->bt;
 	struct tctx t;
 	memset(&t, 0, sizeof(t));
+	t.cur_slot = -1;
 	t.c = c;
 	t.b = b;
 	t.m64 = b->mode & BT_MODE_64;
@@ -1770,17 +2005,30 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	}
 
 	b->body_off = (uint32_t)(e->p - e->start);
+	/* Emission may fail on an instruction (it is then emulated and the
+	 * block ends before it); with probe groups planned, first retry the
+	 * whole body without them, since the plan assumed every member. */
+	uint8_t *body = e->p;
+	int body_stubs = t.nstubs;
+	uint32_t body_map = s->nmap;
+	groups_plan(&t);
+again:
 	for (int i = 0; i < t.n; i++) {
 		struct tinsn *x = &t.ins[i];
-		if (s->nmap < BT_MAP_MAX) {
-			s->map[s->nmap] = (uint32_t)(e->p - e->start);
-			s->map_rip[s->nmap] = x->rip;
-			s->nmap++;
-			b->nmap++;
-		}
+		map_add(&t, x->rip);
 		uint8_t *mark = e->p;
 		int nst = t.nstubs;
-		if (emit_insn(&t, x) < 0 || t.fail) {
+		int gi = t.grp[i];
+		if (gi >= 0 && t.groups[gi].leader == i)
+			group_probe(&t, gi, x);
+		t.cur_slot = gi >= 0 ? t.groups[gi].slot : -1;
+		int rc = emit_insn(&t, x);
+		t.cur_slot = -1;
+		if ((rc < 0 || t.fail) && t.ngroups) {
+			ungroup(&t, body, body_stubs, body_map);
+			goto again;
+		}
+		if (rc < 0 || t.fail) {
 			/* Cannot translate this one: end the block here, emulate it. */
 			e->p = mark;
 			t.nstubs = nst;
@@ -1791,6 +2039,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 			rip = x->rip;
 			break;
 		}
+		t.post[i] = e->p;
 	}
 	if (t.n == 0) {
 		b->emulate_first = true;
@@ -1807,6 +2056,11 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 			exit_chain(&t, rip);
 		}
 	}
+	if (t.ngroups && (emit_group_copies(&t) < 0 || t.fail)) {
+		ungroup(&t, body, body_stubs, body_map);
+		goto again;
+	}
+	groups_count(&t);
 	emit_stubs(&t);
 	if (e->ovf) {
 		s->nmap = b->map;

@@ -713,11 +713,55 @@ static const enum dt_cat mixable[] = {
 	CAT_STRING, CAT_BRANCH, CAT_SSE, CAT_AVX,
 };
 
+static const ZydisDecodedOperand *group_mem(const ZydisDecodedInstruction *in,
+					    const ZydisDecodedOperand *ops)
+{
+	for (int i = 0; i < in->operand_count_visible; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM)
+			return &ops[i];
+	return NULL;
+}
+
+static int64_t group_disp(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops)
+{
+	const ZydisDecodedOperand *o = group_mem(in, ops);
+	return o && o->mem.disp.has_displacement ? o->mem.disp.value : 0;
+}
+
+/* Accepts candidate b for a group case: a 64-bit [base + disp] operand, the
+ * first one choosing the base, later ones sharing it with a 32-bit
+ * displacement re-aimed within +-128 bytes of the first target (8-bit ones
+ * are near it already). */
+static bool group_member(struct dt_gen *g, struct dt_case *c, uint8_t *b,
+			 const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+			 int *gbase, uint64_t gtarget)
+{
+	const ZydisDecodedOperand *o = group_mem(in, ops);
+	if (!o || o->mem.index != ZYDIS_REGISTER_NONE || in->address_width != 64)
+		return false;
+	int base = gpr_index(o->mem.base);
+	if (base < 0 || (*gbase >= 0 && base != *gbase))
+		return false;
+	if (*gbase < 0) {
+		*gbase = base;
+		return true;
+	}
+	int64_t want = (int64_t)(gtarget - c->init.gpr[base]);
+	if (in->raw.disp.size == 32) {
+		int64_t d = want + (int64_t)dt_below(g, 257) - 128;
+		patch(b + in->raw.disp.offset, (uint64_t)d, 4);
+	} else if (want < -256 || want > 256) {
+		return false;           /* a short displacement cannot get near */
+	}
+	return true;
+}
+
 int dt_gen_case(struct dt_gen *g, int want, struct dt_case *c)
 {
 	static const enum dt_cat weighted[] = {
 		CAT_ALU, CAT_ALU, CAT_SHIFT, CAT_MULDIV, CAT_BIT, CAT_MOV, CAT_MOV, CAT_STACK,
-		CAT_STRING, CAT_BRANCH, CAT_SSE, CAT_SSE, CAT_AVX, CAT_MEM, CAT_MIXED, CAT_CURATED,
+		CAT_STRING, CAT_BRANCH, CAT_SSE, CAT_SSE, CAT_AVX, CAT_MEM, CAT_MIXED, CAT_GROUP,
+		CAT_CURATED,
 	};
 	int cat = want >= 0 ? want : (int)weighted[dt_below(g, sizeof(weighted) / sizeof(weighted[0]))];
 	if (cat == CAT_CURATED)
@@ -734,17 +778,26 @@ int dt_gen_case(struct dt_gen *g, int want, struct dt_case *c)
 	int n = 1;
 	if (cat == CAT_MIXED)
 		n = 2 + (int)dt_below(g, 7);
+	else if (cat == CAT_GROUP)
+		n = 3 + (int)dt_below(g, 4);
 	else if (chance(g, 30))
 		n = 2 + (int)dt_below(g, 3);
 	bool fix = !chance(g, 8);               /* some cases keep random addresses */
+	if (cat == CAT_GROUP)
+		fix = true;
 	struct regs_used used = { 0, 0 };
+	/* group: every access shares the first one's base register and lands
+	 * near its target (the translator checks such runs against the soft
+	 * TLB once: page crossings, read-only and unmapped neighbours). */
+	int gbase = -1;
+	uint64_t gtarget = 0;
 	uint32_t starts[DT_MAX_INSNS];
 	int made = 0;
 	for (int k = 0; k < n; k++) {
 		int sub = cat;
 		if (cat == CAT_MIXED)
 			sub = (int)mixable[dt_below(g, sizeof(mixable) / sizeof(mixable[0]))];
-		if (cat == CAT_MEM) {
+		if (cat == CAT_MEM || cat == CAT_GROUP) {
 			static const enum dt_cat memcats[] = { CAT_ALU, CAT_MOV, CAT_SSE, CAT_AVX,
 							       CAT_SHIFT, CAT_BIT };
 			sub = (int)memcats[dt_below(g, 6)];
@@ -766,6 +819,8 @@ int dt_gen_case(struct dt_gen *g, int want, struct dt_case *c)
 				if (!has_mem)
 					continue;
 			}
+			if (cat == CAT_GROUP && !group_member(g, c, b, &in, ops, &gbase, gtarget))
+				continue;
 			if (!branch_ok(&in, c->code_len))
 				continue;
 			if (c->code_len + in.length > DT_CODE_MAX)
@@ -773,6 +828,15 @@ int dt_gen_case(struct dt_gen *g, int want, struct dt_case *c)
 			memcpy(c->code + c->code_len, b, in.length);
 			if (fix)
 				fix_memory(g, c, c->code_len, &in, ops, &used);
+			if (cat == CAT_GROUP && made == 0) {
+				/* Half the groups straddle a page boundary. */
+				int64_t d = group_disp(&in, ops);
+				gtarget = c->init.gpr[gbase] + (uint64_t)d;
+				if (chance(g, 50) && !(used.written & (1u << gbase))) {
+					gtarget = (gtarget | 0xfff) + 1 - dt_below(g, 96);
+					c->init.gpr[gbase] = gtarget - (uint64_t)d;
+				}
+			}
 			mark_writes(&in, ops, &used);
 			starts[made++] = c->code_len;
 			c->code_len += in.length;

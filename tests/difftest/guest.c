@@ -84,6 +84,26 @@ static void kick_signal(int sig)
 	(void)sig;
 }
 
+/* Guest-physical page of data page i (an involution: pairs swapped). */
+static uint64_t data_page(uint32_t i)
+{
+	return G_DATA_PA + 4096ull * (i ^ 1);
+}
+
+static void data_fill(struct dt_guest *g, uint64_t seed)
+{
+	static uint8_t buf[DT_DATA_SIZE];
+	dt_fill_data(seed, buf);
+	for (uint32_t i = 0; i < DT_DATA_SIZE / 4096; i++)
+		memcpy(g->ram + data_page(i), buf + 4096 * i, 4096);
+}
+
+static void data_read(struct dt_guest *g, uint8_t *out)
+{
+	for (uint32_t i = 0; i < DT_DATA_SIZE / 4096; i++)
+		memcpy(out + 4096 * i, g->ram + data_page(i), 4096);
+}
+
 static void put64(uint8_t *p, uint64_t v)
 {
 	memcpy(p, &v, 8);
@@ -113,10 +133,12 @@ static void build_page_tables(struct dt_guest *g)
 	for (uint32_t i = 0; i < DT_CODE_SIZE / 4096; i++)
 		put64(m + G_PT_CODE + 8 * (((DT_CODE_VA >> 12) & 511) + i),
 		      (G_CODE_PA + 4096ull * i) | PTE_P | PTE_U | PTE_A);
-	/* Data: user, writable, no-execute. */
+	/* Data: user, writable, no-execute; neighbouring pages swapped in
+	 * guest-physical memory (data_page), so an engine that carries one
+	 * page's translation into the next reads the wrong bytes. */
 	for (uint32_t i = 0; i < DT_DATA_SIZE / 4096; i++)
 		put64(m + G_PT_DATA + 8 * (((DT_DATA_VA >> 12) & 511) + i),
-		      (G_DATA_PA + 4096ull * i) | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | PTE_NX);
+		      data_page(i) | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | PTE_NX);
 	/* User helper page (read-only code) and its data page. */
 	put64(m + G_PDPT_LOW + 8 * ((G_USER_VA >> 30) & 511), G_PD_LOW2 | tbl);
 	put64(m + G_PD_LOW2 + 8 * ((G_USER_VA >> 21) & 511), G_PT_USER | tbl);
@@ -516,7 +538,7 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 			return err_wrap("recreating the difftest VM");
 	}
 	dt_code_page(c, g->ram + G_CODE_PA);
-	dt_fill_data(c->data_seed, g->ram + G_DATA_PA);
+	data_fill(g, c->data_seed);
 	if (g->eng->mem_written) {
 		g->eng->mem_written(&g->vm, G_CODE_PA, DT_CODE_SIZE);
 		g->eng->mem_written(&g->vm, G_DATA_PA, DT_DATA_SIZE);
@@ -561,7 +583,7 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 	bool timed_out;
 	if (run_to_halt(g, &rip, r->why, sizeof(r->why), &timed_out) < 0) {
 		r->status = timed_out ? DT_TIMEOUT : DT_RUNNER_ERROR;
-		memcpy(r->data, g->ram + G_DATA_PA, DT_DATA_SIZE);
+		data_read(g, r->data);
 		return 0;
 	}
 	if (g->eng->get_state(v, &st) < 0) {
@@ -627,6 +649,6 @@ int dt_guest_run(struct dt_guest *g, const struct dt_case *c, struct dt_result *
 	memcpy(r->cpu.xmm, fo + 160, 256);
 	memcpy(r->cpu.ymmh, udata + (UDATA_YMMH_OUT - UDATA), 256);
 	r->has_vec = g->vec != VEC_NONE;
-	memcpy(r->data, g->ram + G_DATA_PA, DT_DATA_SIZE);
+	data_read(g, r->data);
 	return 0;
 }

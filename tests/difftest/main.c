@@ -44,7 +44,7 @@ static void usage(FILE *f)
 		"  --cases N           number of cases (default 10000)\n"
 		"  --seed S            master seed (default 1); case i is reproducible alone\n"
 		"  --category C        only this category: alu shift muldiv bit mov stack string\n"
-		"                      branch sse avx mem mixed curated (default: a weighted mix)\n"
+		"                      branch sse avx mem mixed group curated (default: a weighted mix)\n"
 		"  --only I            run only case I (with the same seed) and show it in full\n"
 		"  --hex 'BYTES[|r=v,..]'  run these instruction bytes (random state per case,\n"
 		"                      memory operands steered, then the given registers set)\n"

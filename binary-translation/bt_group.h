@@ -1,0 +1,35 @@
+/* Probe groups: memory accesses of one block that share a base register the
+ * block does not change in between, checked against the soft TLB once. */
+#ifndef VMLITE_BT_GROUP_H
+#define VMLITE_BT_GROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Groups live at once (each keeps its host-minus-guest delta in a slot of
+ * the vCPU block), and the widest byte span one group may cover: wider spans
+ * cross a page more often and then take the ungrouped copy every time. */
+#define BT_GROUP_SLOTS 4
+#define BT_GROUP_SPAN  512
+
+/* One guest instruction as the grouping sees it. */
+struct bt_gacc {
+	int8_t base;            /* base GPR of a groupable memory operand, or -1 */
+	bool write;             /* that operand is written */
+	bool barrier;           /* ends every open group (not plain straight-line code) */
+	int32_t lo, hi;         /* bytes [base+lo, base+hi) are accessed */
+	uint16_t writes;        /* GPRs the instruction writes */
+};
+
+struct bt_group {
+	int leader, last;       /* first and last member (instruction indices) */
+	int base, slot, members;
+	int32_t lo, hi;         /* span of all members, relative to the base */
+	bool write;             /* some member writes: probe the write tag */
+};
+
+/* Forms groups of >= 2 members over a[0..n-1]; grp[i] is the group of
+ * instruction i or -1. Returns the number of groups (at most maxg). */
+int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, int8_t *grp);
+
+#endif
