@@ -210,6 +210,7 @@ struct bt_cpu {
 		uint64_t enters, chain, lookup, emulate, poll, handled, slow, refill, bounce, smc;
 		uint64_t translated, flush_full, flush_cr3, invlpg, irqs;
 		uint64_t groups, grouped;        /* probe groups formed, accesses in them */
+		uint64_t probes;                 /* accesses translated with their own probe */
 		uint64_t killed, vmi_direct;   /* blocks invalidated; VMI calls without an exit */
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */

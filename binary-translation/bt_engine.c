@@ -400,7 +400,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 		fprintf(stderr, "bt stats: enters %llu chain-exits %llu jc-miss %llu emulated %llu "
 			"polls %llu helper-exits %llu tlb-slow %llu refills %llu bounce %llu smc %llu "
 			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu "
-			"groups %llu grouped-accesses %llu\n",
+			"groups %llu grouped-accesses %llu own-probes %llu\n",
 			(unsigned long long)c->n.enters, (unsigned long long)c->n.chain,
 			(unsigned long long)c->n.lookup, (unsigned long long)c->n.emulate,
 			(unsigned long long)c->n.poll, (unsigned long long)c->n.handled,
@@ -409,7 +409,8 @@ static void bt_vcpu_destroy(struct vcpu *v)
 			(unsigned long long)c->n.translated, (unsigned long long)c->n.flush_full,
 			(unsigned long long)c->n.flush_cr3, (unsigned long long)c->n.invlpg,
 			(unsigned long long)c->n.irqs, (unsigned long long)c->n.vmi_direct,
-			(unsigned long long)c->n.groups, (unsigned long long)c->n.grouped);
+			(unsigned long long)c->n.groups, (unsigned long long)c->n.grouped,
+			(unsigned long long)c->n.probes);
 	if (getenv("VMLITE_BT_STATS"))
 		bt_emul_hist_print();
 	if (tls_cpu == c)

@@ -27,11 +27,13 @@ int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, 
 				if (open[k] && cand[k].base == a[i].base)
 					c = k;
 			if (c >= 0) {
-				int32_t lo = a[i].lo < cand[c].lo ? a[i].lo : cand[c].lo;
-				int32_t hi = a[i].hi > cand[c].hi ? a[i].hi : cand[c].hi;
-				if ((int64_t)hi - lo <= BT_GROUP_SPAN) {
-					cand[c].lo = lo;
-					cand[c].hi = hi;
+				int64_t alo = (int64_t)a[i].lo + cand[c].off;
+				int64_t ahi = (int64_t)a[i].hi + cand[c].off;
+				int64_t lo = alo < cand[c].lo ? alo : cand[c].lo;
+				int64_t hi = ahi > cand[c].hi ? ahi : cand[c].hi;
+				if (hi - lo <= BT_GROUP_SPAN) {
+					cand[c].lo = (int32_t)lo;
+					cand[c].hi = (int32_t)hi;
 					cand[c].last = i;
 					cand[c].members++;
 					cand[c].write |= a[i].write;
@@ -57,9 +59,18 @@ int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, 
 		}
 		/* A member may write its own base (mov rdi, [rdi+8]): its
 		 * address was formed before the write, later ones are not. */
-		for (int c = 0; c < nc; c++)
+		for (int c = 0; c < nc; c++) {
 			if (open[c] && (a[i].writes & (1u << cand[c].base)))
 				open[c] = false;
+			/* push/pop/sub rsp: later members see the moved base */
+			if (open[c] && a[i].adj_reg == cand[c].base) {
+				int64_t off = (int64_t)cand[c].off + a[i].adj;
+				if (off < -BT_GROUP_SPAN * 4 || off > BT_GROUP_SPAN * 4)
+					open[c] = false;
+				else
+					cand[c].off = (int32_t)off;
+			}
+		}
 	}
 	/* Slots, in leader order (candidates are created in that order): a
 	 * slot is free again after its group's last member. */

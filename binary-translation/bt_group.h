@@ -18,13 +18,17 @@ struct bt_gacc {
 	bool write;             /* that operand is written */
 	bool barrier;           /* ends every open group (not plain straight-line code) */
 	int32_t lo, hi;         /* bytes [base+lo, base+hi) are accessed */
-	uint16_t writes;        /* GPRs the instruction writes */
+	uint16_t writes;        /* GPRs the instruction writes (other than by adj) */
+	int8_t adj_reg;         /* a GPR it moves by a known amount (push, pop, */
+	int32_t adj;            /* sub rsp, imm: RSP), or -1; applied after the access */
 };
 
 struct bt_group {
 	int leader, last;       /* first and last member (instruction indices) */
 	int base, slot, members;
-	int32_t lo, hi;         /* span of all members, relative to the base */
+	int32_t lo, hi;         /* span of all members, relative to the base's
+				 * value at the leader */
+	int32_t off;            /* (formation only) base now minus base at the leader */
 	bool write;             /* some member writes: probe the write tag */
 };
 

@@ -585,12 +585,33 @@ static void liveness(struct tctx *t)
 }
 
 /* ------------------------------------------------------------ probe groups */
+static int stack_width(struct tctx *t, struct tinsn *x);
+
 /* What the grouping (bt_group.c) needs to know about x. */
 static void group_view(struct tctx *t, struct tinsn *x, struct bt_gacc *a)
 {
 	ZydisDecodedInstruction *in = &x->in;
 	memset(a, 0, sizeof(*a));
 	a->base = -1;
+	a->adj_reg = -1;
+	if (t->m64 && (x->kind == K_PUSH || x->kind == K_CALL ||
+		       (x->kind == K_POP && gpr_num(x->op[0].reg.value) != GPR_RSP) || x->kind == K_RET)) {
+		/* Stack accesses at a known offset from RSP, which moves by it. */
+		int n = x->kind == K_PUSH || x->kind == K_POP ? stack_width(t, x) : 8;
+		bool push = x->kind == K_PUSH || x->kind == K_CALL;
+		a->base = GPR_RSP;
+		a->lo = push ? -n : 0;
+		a->hi = push ? 0 : n;
+		a->write = push;
+		a->adj_reg = GPR_RSP;
+		a->adj = push ? -n : n;
+		if (x->kind == K_RET && x->in.operand_count_visible &&
+		    x->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			a->adj += (int32_t)(x->op[0].imm.value.u & 0xffff);
+		if (x->kind == K_POP)
+			a->writes = (uint16_t)(1u << gpr_num(x->op[0].reg.value));
+		return;
+	}
 	if (x->kind != K_GEN && x->kind != K_LEA && x->kind != K_NOP) {
 		a->barrier = true;
 		return;
@@ -600,6 +621,27 @@ static void group_view(struct tctx *t, struct tinsn *x, struct bt_gacc *a)
 		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && (o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) &&
 		    gpr_num(o->reg.value) >= 0)
 			a->writes |= (uint16_t)(1u << gpr_num(o->reg.value));
+	}
+	/* add/sub rsp, imm and lea rsp, [rsp+d] move RSP by a constant */
+	ZydisMnemonic mn = in->mnemonic;
+	if (t->m64 && x->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    x->op[0].reg.value == ZYDIS_REGISTER_RSP) {
+		int64_t d = 0;
+		bool known = false;
+		if ((mn == ZYDIS_MNEMONIC_ADD || mn == ZYDIS_MNEMONIC_SUB) &&
+		    x->op[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+			d = mn == ZYDIS_MNEMONIC_ADD ? x->op[1].imm.value.s : -x->op[1].imm.value.s;
+			known = true;
+		} else if (mn == ZYDIS_MNEMONIC_LEA && x->op[1].mem.base == ZYDIS_REGISTER_RSP &&
+			   x->op[1].mem.index == ZYDIS_REGISTER_NONE && in->address_width == 64) {
+			d = x->op[1].mem.disp.value;
+			known = true;
+		}
+		if (known && d > -65536 && d < 65536) {
+			a->writes &= (uint16_t)~(1u << GPR_RSP);
+			a->adj_reg = GPR_RSP;
+			a->adj = (int32_t)d;
+		}
 	}
 	if (x->kind != K_GEN || !t->m64)
 		return;
@@ -613,7 +655,7 @@ static void group_view(struct tctx *t, struct tinsn *x, struct bt_gacc *a)
 	int seg = bt_seg_of(o->mem.segment);
 	unsigned size = o->size / 8;
 	int64_t disp = o->mem.disp.value;
-	ZydisMnemonic m = in->mnemonic;
+	ZydisMnemonic m = mn;
 	/* BT* m, r reach other words through the register's bit offset. */
 	bool bitmem = mem == 0 && x->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 		      (m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS ||
@@ -791,6 +833,7 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	if (size > 64)
 		size = 64;
 	uint8_t *field = probe_head(t, size, wr, flagfree);
+	t->c->n.probes++;
 	if (flagfree) {
 		probe_addend(t, true);
 		lea_r11_r10(e, true);

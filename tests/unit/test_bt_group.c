@@ -11,6 +11,7 @@ static struct bt_gacc acc(int base, int32_t disp, int size, bool write)
 	struct bt_gacc a;
 	memset(&a, 0, sizeof(a));
 	a.base = (int8_t)base;
+	a.adj_reg = -1;
 	a.lo = disp;
 	a.hi = disp + size;
 	a.write = write;
@@ -22,6 +23,7 @@ static struct bt_gacc plain(uint16_t writes)
 	struct bt_gacc a;
 	memset(&a, 0, sizeof(a));
 	a.base = -1;
+	a.adj_reg = -1;
 	a.writes = writes;
 	return a;
 }
@@ -102,7 +104,27 @@ static void test_group_slots(void)
 	CU_ASSERT_TRUE(g[2].write);
 }
 
+static void test_group_stack(void)
+{
+	/* push rbx; push r12; sub rsp, 16; mov [rsp+8], rax; pop: one group
+	 * over RSP as it was at the first push. */
+	struct bt_gacc a[5] = { acc(GPR_RSP, -8, 8, true), acc(GPR_RSP, -8, 8, true),
+				plain(0), acc(GPR_RSP, 8, 8, true), acc(GPR_RSP, 0, 8, false) };
+	a[0].adj_reg = a[1].adj_reg = a[2].adj_reg = a[4].adj_reg = GPR_RSP;
+	a[0].adj = a[1].adj = -8;
+	a[2].adj = -16;
+	a[4].adj = 8;
+	struct bt_group g[4];
+	int8_t grp[5];
+	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 5, g, 4, grp), 1);
+	CU_ASSERT_EQUAL(g[0].members, 4);
+	CU_ASSERT_EQUAL(g[0].lo, -32);          /* the pop reads rsp0-32 .. rsp0-24 */
+	CU_ASSERT_EQUAL(g[0].hi, 0);
+	CU_ASSERT_EQUAL(grp[2], -1);
+}
+
 UNIT_SUITE(bt_group,
+	UNIT_CASE(test_group_stack),
 	UNIT_CASE(test_group_struct_fields),
 	UNIT_CASE(test_group_base_written),
 	UNIT_CASE(test_group_member_writes_base),
