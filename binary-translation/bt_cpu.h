@@ -202,6 +202,10 @@ struct bt_cpu {
 	 * flush touches only those (a full clear costs ~10k stores). */
 	uint16_t tlb_fill[2][BT_TLB_SIZE];
 	uint16_t tlb_nfill[2];
+	/* Slots filled with global pages go to a list of their own, which
+	 * MOV CR3 (keeping global pages) never has to walk. */
+	uint16_t tlb_gfill[2][BT_TLB_SIZE];
+	uint16_t tlb_ngfill[2];
 	bool tlb_ovf[2];
 	uint8_t tlb_g[2][BT_TLB_SIZE];  /* entry maps a global page */
 	bool tlb_large;                 /* some entry came from a 2M/4M/1G page */

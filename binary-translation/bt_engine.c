@@ -365,6 +365,7 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->xcr0 = 3;
 	c->pat = 0x0007040600070406ull;
 	c->jc_ovf[0] = c->jc_ovf[1] = true;     /* zeroed memory: clear it all once */
+	c->tlb_ovf[0] = c->tlb_ovf[1] = true;
 	bt_tlb_flush(c);
 	struct vcpu_state st;
 	x86_state_reset(&st);

@@ -69,12 +69,32 @@ static void tlb_kill(struct bt_cpu *c, int t, unsigned i)
 	c->tlb_g[t][i] = 0;
 }
 
-static void tlb_note(struct bt_cpu *c, int t, unsigned i)
+static void tlb_note(struct bt_cpu *c, int t, unsigned i, bool global)
 {
-	if (c->tlb_nfill[t] < BT_TLB_SIZE)
-		c->tlb_fill[t][c->tlb_nfill[t]++] = (uint16_t)i;
+	uint16_t *n = global ? &c->tlb_ngfill[t] : &c->tlb_nfill[t];
+	if (*n < BT_TLB_SIZE)
+		(global ? c->tlb_gfill[t] : c->tlb_fill[t])[(*n)++] = (uint16_t)i;
 	else
 		c->tlb_ovf[t] = true;
+}
+
+/* Walks one fill list, killing the entries that match and keeping the
+ * rest listed. */
+static void fill_filter(struct bt_cpu *c, int t, uint16_t *list, uint16_t *n, bool keep_global,
+			uint64_t lin, uint64_t m)
+{
+	unsigned keep = 0;
+	for (unsigned k = 0; k < *n; k++) {
+		unsigned i = list[k];
+		struct bt_tlbe *e = &c->tlb[t][i];
+		if (bt_tlb_dead(e->tag_r))
+			continue;
+		if ((keep_global && c->tlb_g[t][i]) || ((e->tag_r ^ lin) & m))
+			list[keep++] = (uint16_t)i;
+		else
+			tlb_kill(c, t, i);
+	}
+	*n = (uint16_t)keep;
 }
 
 void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host)
@@ -151,42 +171,30 @@ static void tlb_filter(struct bt_cpu *c, bool keep_global, uint64_t lin, uint64_
 	for (int t = 0; t < 2; t++) {
 		if (c->tlb_ovf[t]) {
 			c->tlb_nfill[t] = 0;
+			c->tlb_ngfill[t] = 0;
 			c->tlb_ovf[t] = false;
 			for (unsigned i = 0; i < BT_TLB_SIZE; i++) {
 				struct bt_tlbe *e = &c->tlb[t][i];
 				if (bt_tlb_dead(e->tag_r))
 					continue;
 				if ((keep_global && c->tlb_g[t][i]) || ((e->tag_r ^ lin) & m))
-					tlb_note(c, t, i);
+					tlb_note(c, t, i, c->tlb_g[t][i]);
 				else
 					tlb_kill(c, t, i);
 			}
 			continue;
 		}
-		unsigned keep = 0;
-		for (unsigned k = 0; k < c->tlb_nfill[t]; k++) {
-			unsigned i = c->tlb_fill[t][k];
-			struct bt_tlbe *e = &c->tlb[t][i];
-			if (bt_tlb_dead(e->tag_r))
-				continue;
-			if ((keep_global && c->tlb_g[t][i]) || ((e->tag_r ^ lin) & m))
-				c->tlb_fill[t][keep++] = (uint16_t)i;
-			else
-				tlb_kill(c, t, i);
-		}
-		c->tlb_nfill[t] = (uint16_t)keep;
+		fill_filter(c, t, c->tlb_fill[t], &c->tlb_nfill[t], keep_global, lin, m);
+		/* Global slots all survive a flush that keeps global pages. */
+		if (!keep_global)
+			fill_filter(c, t, c->tlb_gfill[t], &c->tlb_ngfill[t], false, lin, m);
 	}
 }
 
 void bt_tlb_flush(struct bt_cpu *c)
 {
 	c->n.flush_full++;
-	for (int t = 0; t < 2; t++) {
-		for (unsigned i = 0; i < BT_TLB_SIZE; i++)
-			tlb_kill(c, t, i);
-		c->tlb_nfill[t] = 0;
-		c->tlb_ovf[t] = false;
-	}
+	tlb_filter(c, false, 0, 0);     /* span 0: every listed slot */
 	c->tlb_large = false;
 	for (int t = 0; t < 2; t++) {
 		c->tlb_nbig[t] = 0;
@@ -613,8 +621,10 @@ uint64_t bt_slow_access(struct bt_cpu *c, uint64_t lin)
 		unsigned ti = (lin >> 12) & (BT_TLB_SIZE - 1);
 		struct bt_tlbe *t = &c->tlb[tn][ti];
 		uint64_t page = lin & ~0xfffull;
-		if (bt_tlb_dead(t->tag_r))
-			tlb_note(c, tn, ti);
+		/* A slot must be on the non-global list once it holds a
+		 * non-global page, wherever its earlier page was listed. */
+		if (bt_tlb_dead(t->tag_r) || (c->tlb_g[tn][ti] && !c->walk_global))
+			tlb_note(c, tn, ti, c->walk_global);
 		c->n.refill++;
 		c->tlb_g[tn][ti] = c->walk_global;
 		if (c->walk_large) {

@@ -84,6 +84,7 @@ struct tctx {
 	struct bt_group groups[MAX_INSNS / 2];
 	int8_t grp[MAX_INSNS];
 	int cur_slot;
+	bool ea_host;           /* member_ea left the host address in r11 */
 	uint8_t *gmiss[MAX_INSNS / 2];
 	bool gflagfree[MAX_INSNS / 2];
 	uint8_t *post[MAX_INSNS];
@@ -814,6 +815,12 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	/* Precise mode never clobbers flags, even where they are dead: a fault
 	 * on a later access in the dead region must still see them. */
 	bool flagfree = x->live_in != 0 || t->c->bt->precise_flags;
+	if (t->cur_slot >= 0 && t->ea_host) {
+		t->ea_host = false;
+		bn(e, tail, tail_len);
+		site_align = 0;
+		return;
+	}
 	if (t->cur_slot >= 0) {
 		uint32_t off = BT_OFF_GDELTA + 8 * (uint32_t)t->cur_slot;
 		if (flagfree) {
@@ -939,6 +946,28 @@ static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o
 		lea_r11_r10(e, t->m64);
 	}
 	return 0;
+}
+
+/* r11 = host address of a probe-group member [base + disp] in two or three
+ * flag-free instructions: the slot's page delta plus the guest address. */
+static void member_ea(struct tctx *t, const ZydisDecodedOperand *o)
+{
+	struct em *e = &t->e;
+	uint32_t slot = BT_OFF_GDELTA + 8 * (uint32_t)t->cur_slot;
+	int base = gpr_num(o->mem.base);
+	uint32_t disp = (uint32_t)(int32_t)o->mem.disp.value;
+	if (is_displaced_gpr(base)) {
+		gs_load(e, R11, BT_OFF_GPR + 8 * base, true);
+		gs_load(e, R10, slot, true);
+		b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x9c); b1(e, 0x13);     /* lea r11,[r11+r10+d32] */
+	} else {
+		gs_load(e, R11, slot, true);
+		rex(e, true, R11, base, R11, false);
+		b1(e, 0x8d); b1(e, 0x9c);
+		b1(e, (uint8_t)(((base & 7) << 3) | 3));               /* lea r11,[r11+base+d32] */
+	}
+	b4(e, disp);
+	t->ea_host = true;
 }
 
 /* --------------------------------------------------------- instruction kinds */
@@ -1097,7 +1126,9 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		return 0;
 	}
 	ZydisDecodedOperand *mo = &x->op[mem];
-	if (emit_ea(t, x, mo) < 0)
+	if (t->cur_slot >= 0)
+		member_ea(t, mo);
+	else if (emit_ea(t, x, mo) < 0)
 		return -1;
 	if (bitmem) {
 		int shift = bitw == 2 ? 4 : bitw == 4 ? 5 : 6;
@@ -2067,6 +2098,7 @@ again:
 		t.cur_slot = gi >= 0 ? t.groups[gi].slot : -1;
 		int rc = emit_insn(&t, x);
 		t.cur_slot = -1;
+		t.ea_host = false;
 		if ((rc < 0 || t.fail) && t.ngroups) {
 			ungroup(&t, body, body_stubs, body_map);
 			goto again;
