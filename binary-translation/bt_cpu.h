@@ -198,6 +198,13 @@ struct bt_cpu {
 	char fail[160];
 	bool failed;
 	uint64_t insns_emulated;
+	/* The emulator's last instruction page per CPL class (0: CPL0-2, 1:
+	 * CPL3), valid while tlb_gen (bumped by every TLB flush) is unchanged:
+	 * SYSCALL and SYSRET are fetched from the same two pages every time. */
+	uint64_t tlb_gen;
+	uint64_t fetch_page[2], fetch_gen[2];
+	uint32_t fetch_mode[2];
+	uint8_t *fetch_host[2];
 	/* Which TLB / jump-cache slots were filled since the last flush, so a
 	 * flush touches only those (a full clear costs ~10k stores). */
 	uint16_t tlb_fill[2][BT_TLB_SIZE];

@@ -1099,13 +1099,26 @@ static int fetch(struct bt_cpu *c, uint8_t *buf, int *len)
 		lin = c->rip;
 	else
 		lin &= 0xffffffffull;
-	uint64_t gpa;
-	if (bt_translate_lin(c, lin, BT_ACC_X, c->cpl == 3, &gpa) < 0)
-		return -1;
 	int n0 = 4096 - (int)(lin & 0xfff);
 	if (n0 > 15)
 		n0 = 15;
+	int k = c->cpl == 3;
+	uint64_t page = lin & ~0xfffull;
+	if (n0 == 15 && c->fetch_host[k] && c->fetch_page[k] == page &&
+	    c->fetch_gen[k] == c->tlb_gen && c->fetch_mode[k] == c->mode) {
+		bt_memcpy(buf, c->fetch_host[k] + (lin & 0xfff), 15);
+		*len = 15;
+		return 0;
+	}
+	uint64_t gpa;
+	if (bt_translate_lin(c, lin, BT_ACC_X, c->cpl == 3, &gpa) < 0)
+		return -1;
 	bt_pread(c, gpa, buf, n0);
+	uint8_t *h = bt_gpa_host(c, gpa & ~0xfffull);
+	c->fetch_host[k] = h;
+	c->fetch_page[k] = page;
+	c->fetch_gen[k] = c->tlb_gen;
+	c->fetch_mode[k] = c->mode;
 	*len = n0;
 	if (n0 < 15) {
 		uint64_t g2;

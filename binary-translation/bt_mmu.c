@@ -193,6 +193,7 @@ static void tlb_filter(struct bt_cpu *c, bool keep_global, uint64_t lin, uint64_
 
 void bt_tlb_flush(struct bt_cpu *c)
 {
+	c->tlb_gen++;
 	c->n.flush_full++;
 	tlb_filter(c, false, 0, 0);     /* span 0: every listed slot */
 	c->tlb_large = false;
@@ -216,6 +217,7 @@ static bool user_half(uint64_t rip, uint64_t arg)
  * do clear them). */
 void bt_tlb_flush_cr3(struct bt_cpu *c)
 {
+	c->tlb_gen++;
 	c->n.flush_cr3++;
 	if (!(c->cr4 & X86_CR4_PGE) || !(c->efer & X86_EFER_LMA)) {
 		bt_tlb_flush(c);
@@ -237,6 +239,7 @@ static bool same_page(uint64_t rip, uint64_t page)
 
 void bt_tlb_invlpg(struct bt_cpu *c, uint64_t lin)
 {
+	c->tlb_gen++;
 	c->n.invlpg++;
 	uint64_t page = lin & ~0xfffull;
 	for (int t = 0; t < 2; t++) {
