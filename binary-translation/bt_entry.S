@@ -144,45 +144,32 @@ bt_asm_commit:
 	jmp qword ptr gs:[BT_OFF_AFTER]
 	.size bt_asm_commit, .-bt_asm_commit
 
-/* A C helper called from translated code (REP MOVS/STOS): the guest state
- * is saved in the block, the helper runs, and either translated code
- * continues after the call or (nonzero) the vCPU leaves for the dispatcher. */
-	.globl bt_asm_helper
-	.type bt_asm_helper, @function
-bt_asm_helper:
+/* Frame of a C helper called from translated code: the guest state is saved
+ * in the block, fn(vcpu) runs, and either translated code continues after
+ * the call (0) or the vCPU leaves for the dispatcher (nonzero). */
+.macro HELPER_CALL name, fn
+	.globl \name
+	.type \name, @function
+\name:
 	pop qword ptr gs:[BT_OFF_TMP0]
 	pushfq
 	pop qword ptr gs:[BT_OFF_FLAGS]
 	SAVE_GUEST
 	cld
 	mov rdi, gs:[BT_OFF_SELF]
-	call bt_helper_string
+	call \fn
 	test rax, rax
 	jnz bt_asm_exit_saved
 	LOAD_GUEST
 	push qword ptr gs:[BT_OFF_FLAGS]
 	popfq
 	jmp qword ptr gs:[BT_OFF_TMP0]
-	.size bt_asm_helper, .-bt_asm_helper
+	.size \name, .-\name
+.endm
 
-/* VMCALL into the VMI page, translated as a call (SPEC 6.5): the same frame
- * as bt_asm_helper around bt_vmi_direct. */
-	.globl bt_asm_vmi
-	.type bt_asm_vmi, @function
-bt_asm_vmi:
-	pop qword ptr gs:[BT_OFF_TMP0]
-	pushfq
-	pop qword ptr gs:[BT_OFF_FLAGS]
-	SAVE_GUEST
-	cld
-	mov rdi, gs:[BT_OFF_SELF]
-	call bt_vmi_direct
-	test rax, rax
-	jnz bt_asm_exit_saved
-	LOAD_GUEST
-	push qword ptr gs:[BT_OFF_FLAGS]
-	popfq
-	jmp qword ptr gs:[BT_OFF_TMP0]
-	.size bt_asm_vmi, .-bt_asm_vmi
+/* REP MOVS/STOS */
+	HELPER_CALL bt_asm_helper, bt_helper_string
+/* VMCALL into the VMI page, translated as a call (SPEC 6.5) */
+	HELPER_CALL bt_asm_vmi, bt_vmi_direct
 
 	.section .note.GNU-stack,"",@progbits

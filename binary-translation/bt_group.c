@@ -10,6 +10,7 @@ int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, 
 {
 	struct bt_group cand[MAX_CAND];
 	bool open[MAX_CAND];
+	int32_t off[MAX_CAND];  /* the base now minus the base at the leader */
 	int8_t cgrp[256];
 	int nc = 0;
 	if (n > (int)sizeof(cgrp))
@@ -27,8 +28,8 @@ int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, 
 				if (open[k] && cand[k].base == a[i].base)
 					c = k;
 			if (c >= 0) {
-				int64_t alo = (int64_t)a[i].lo + cand[c].off;
-				int64_t ahi = (int64_t)a[i].hi + cand[c].off;
+				int64_t alo = (int64_t)a[i].lo + off[c];
+				int64_t ahi = (int64_t)a[i].hi + off[c];
 				int64_t lo = alo < cand[c].lo ? alo : cand[c].lo;
 				int64_t hi = ahi > cand[c].hi ? ahi : cand[c].hi;
 				if (hi - lo <= BT_GROUP_SPAN) {
@@ -52,6 +53,7 @@ int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, 
 				cand[c].write = a[i].write;
 				cand[c].members = 1;
 				cand[c].slot = -1;
+				off[c] = 0;
 				open[c] = true;
 			}
 			if (c >= 0)
@@ -64,11 +66,11 @@ int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, 
 				open[c] = false;
 			/* push/pop/sub rsp: later members see the moved base */
 			if (open[c] && a[i].adj_reg == cand[c].base) {
-				int64_t off = (int64_t)cand[c].off + a[i].adj;
-				if (off < -BT_GROUP_SPAN * 4 || off > BT_GROUP_SPAN * 4)
+				int64_t moved = (int64_t)off[c] + a[i].adj;
+				if (moved < -BT_GROUP_SPAN * 4 || moved > BT_GROUP_SPAN * 4)
 					open[c] = false;
 				else
-					cand[c].off = (int32_t)off;
+					off[c] = (int32_t)moved;
 			}
 		}
 	}

@@ -28,7 +28,6 @@ struct bt_group {
 	int base, slot, members;
 	int32_t lo, hi;         /* span of all members, relative to the base's
 				 * value at the leader */
-	int32_t off;            /* (formation only) base now minus base at the leader */
 	bool write;             /* some member writes: probe the write tag */
 };
 

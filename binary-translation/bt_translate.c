@@ -656,11 +656,10 @@ static void group_view(struct tctx *t, struct tinsn *x, struct bt_gacc *a)
 	int seg = bt_seg_of(o->mem.segment);
 	unsigned size = o->size / 8;
 	int64_t disp = o->mem.disp.value;
-	ZydisMnemonic m = mn;
 	/* BT* m, r reach other words through the register's bit offset. */
 	bool bitmem = mem == 0 && x->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		      (m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS ||
-		       m == ZYDIS_MNEMONIC_BTR || m == ZYDIS_MNEMONIC_BTC);
+		      (mn == ZYDIS_MNEMONIC_BT || mn == ZYDIS_MNEMONIC_BTS ||
+		       mn == ZYDIS_MNEMONIC_BTR || mn == ZYDIS_MNEMONIC_BTC);
 	if (o->mem.type != ZYDIS_MEMOP_TYPE_MEM || o->mem.index != ZYDIS_REGISTER_NONE ||
 	    gpr_num(o->mem.base) < 0 || in->address_width != 64 || seg == SEG_FS || seg == SEG_GS ||
 	    size == 0 || size > 64 || bitmem || disp < INT32_MIN || disp > INT32_MAX - 64)
@@ -1509,6 +1508,18 @@ static void exit_chain(struct tctx *t, uint64_t target)
 	jump_exit(t, 0xe9, -1, target);
 }
 
+/* Calls the helper trampoline at gs:[off] with the instruction's RIP and
+ * the next RIP in the block (where it resumes or faults). */
+static void helper_call(struct tctx *t, struct tinsn *x, uint32_t off)
+{
+	struct em *e = &t->e;
+	mov_imm64(e, R10, x->rip);
+	gs_store(e, BT_OFF_RIP, R10);
+	mov_imm64(e, R10, next_rip(t, x));
+	gs_store(e, BT_OFF_NEXT, R10);
+	gs_call(e, off);
+}
+
 static int emit_insn(struct tctx *t, struct tinsn *x)
 {
 	struct em *e = &t->e;
@@ -1565,11 +1576,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 					      ZYDIS_ATTRIB_HAS_REPNE)) ? BT_STR_REP : 0) |
 			(x->in.address_width == 32 ? BT_STR_A32 : 0);
 		gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)info);
-		mov_imm64(e, R10, x->rip);
-		gs_store(e, BT_OFF_RIP, R10);
-		mov_imm64(e, R10, next_rip(t, x));
-		gs_store(e, BT_OFF_NEXT, R10);
-		gs_call(e, BT_OFF_A_HELPER);
+		helper_call(t, x, BT_OFF_A_HELPER);
 		return 0;
 	}
 	case K_RDTSCP:
@@ -1577,11 +1584,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		gs_load(e, 1, (uint32_t)offsetof(struct bt_cpu, tsc_aux), false); /* mov ecx, aux */
 		return 0;
 	case K_VMI:
-		mov_imm64(e, R10, x->rip);
-		gs_store(e, BT_OFF_RIP, R10);
-		mov_imm64(e, R10, next_rip(t, x));
-		gs_store(e, BT_OFF_NEXT, R10);
-		gs_call(e, BT_OFF_A_VMI);
+		helper_call(t, x, BT_OFF_A_VMI);
 		return 0;
 	case K_RDSEG: {
 		uint32_t off = (uint32_t)offsetof(struct bt_cpu, seg) +
