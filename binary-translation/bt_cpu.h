@@ -41,7 +41,8 @@
  * (far from any real RSP change, which is at most RET imm16 + 8). */
 #define BT_IND_CALLPUSH   (-0x40000000)
 #define BT_OFF_A_VMI      0x1b8   /* bt_asm_vmi: VMCALL as a direct helper call */
-#define BT_OFF_GDELTA     0x1c0   /* probe groups: host - guest of each slot's page */
+#define BT_OFF_GBASE      0x1c0   /* probe groups: host address of each slot's base at its leader */
+#define BT_OFF_TMPCF      0x1e0   /* !CF while a probe that keeps only CF runs */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       12
@@ -145,8 +146,9 @@ struct bt_cpu {
 	uint64_t mask_bit[3];
 	uint64_t ind_site, ind_delta;
 	uint64_t a_vmi;
-	uint64_t gdelta[4];
-	uint8_t pad1[BT_OFF_TLB - 0x1e0];
+	uint64_t gbase[4];
+	uint64_t tmp_cf;
+	uint8_t pad1[BT_OFF_TLB - 0x1e8];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */
@@ -259,8 +261,10 @@ struct bt_state {
 	uint32_t gen;           /* bumped on full flush */
 	bool precise_flags;     /* VMLITE_BT_PRECISE_FLAGS=1: exact flags in fault frames */
 	FILE *perfmap;          /* VMLITE_BT_PERFMAP=1: /tmp/perf-PID.map for perf report */
+	const char *dumpdir;    /* VMLITE_BT_DUMP=DIR: each block's host code as DIR/RIP.bin */
 	bool inject_jl_jle;     /* VMLITE_BT_INJECT_BUG=jl-jle: JL translated as JLE (difftest's proof) */
 	bool inject_group_span; /* VMLITE_BT_INJECT_BUG=group-span: group probes check one byte */
+	bool inject_cf_probe;   /* VMLITE_BT_INJECT_BUG=cf-probe: CF-keeping probes invert CF */
 	int groups;             /* VMLITE_BT_GROUPS: BT_GROUPS_ON, _OFF, _MISS (every probe misses) */
 	uint64_t flushes;
 };

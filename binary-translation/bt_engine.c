@@ -20,8 +20,9 @@
 #include "vm.h"
 
 _Static_assert(offsetof(struct bt_cpu, rip) == BT_OFF_RIP, "layout");
-_Static_assert(offsetof(struct bt_cpu, gdelta) == BT_OFF_GDELTA, "layout");
-_Static_assert(sizeof(((struct bt_cpu *)0)->gdelta) == 8 * BT_GROUP_SLOTS, "layout");
+_Static_assert(offsetof(struct bt_cpu, gbase) == BT_OFF_GBASE, "layout");
+_Static_assert(offsetof(struct bt_cpu, tmp_cf) == BT_OFF_TMPCF, "layout");
+_Static_assert(sizeof(((struct bt_cpu *)0)->gbase) == 8 * BT_GROUP_SLOTS, "layout");
 _Static_assert(offsetof(struct bt_cpu, flags) == BT_OFF_FLAGS, "layout");
 _Static_assert(offsetof(struct bt_cpu, host_rsp) == BT_OFF_HOSTRSP, "layout");
 _Static_assert(offsetof(struct bt_cpu, reason) == BT_OFF_REASON, "layout");
@@ -259,14 +260,14 @@ static int bt_vm_create(struct vm *vm)
 		s->hash[i] = -1;
 	const char *pf = getenv("VMLITE_BT_PRECISE_FLAGS");
 	s->precise_flags = pf && *pf && *pf != '0';
-	/* A deliberate translator bug, so the differential harness can show it
-	 * catches one in the generated code itself (tests/difftest). */
 	const char *pm = getenv("VMLITE_BT_PERFMAP");
 	if (pm && *pm && *pm != '0') {
 		char path[64];
 		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
 		s->perfmap = fopen(path, "w");
 	}
+	const char *dd = getenv("VMLITE_BT_DUMP");
+	s->dumpdir = dd && *dd ? dd : NULL;
 	/* Probe groups can be switched off, or made to miss every time so
 	 * that tests run the ungrouped copies (docs/binary-translation.md). */
 	const char *gm = getenv("VMLITE_BT_GROUPS");
@@ -282,16 +283,20 @@ static int bt_vm_create(struct vm *vm)
 			return err_set("VMLITE_BT_GROUPS=%s is unknown; use on, off or miss", gm);
 		}
 	}
+	/* A deliberate translator bug, so the differential harness can show it
+	 * catches one in the generated code itself (tests/difftest). */
 	const char *inj = getenv("VMLITE_BT_INJECT_BUG");
 	if (inj && *inj) {
 		if (strcmp(inj, "jl-jle") == 0) {
 			s->inject_jl_jle = true;
 		} else if (strcmp(inj, "group-span") == 0) {
 			s->inject_group_span = true;
+		} else if (strcmp(inj, "cf-probe") == 0) {
+			s->inject_cf_probe = true;
 		} else {
 			bt_vm_destroy(vm);
 			return err_set("VMLITE_BT_INJECT_BUG=%s is unknown; the injectable translator "
-				       "bugs are jl-jle and group-span (unset the variable to run "
+				       "bugs are jl-jle, group-span and cf-probe (unset the variable to run "
 				       "correctly)", inj);
 		}
 	}

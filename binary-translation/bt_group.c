@@ -6,17 +6,20 @@
 
 #define MAX_CAND 64
 
-int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, int8_t *grp)
+int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, int8_t *grp,
+		  int32_t *moff)
 {
 	struct bt_group cand[MAX_CAND];
 	bool open[MAX_CAND];
 	int32_t off[MAX_CAND];  /* the base now minus the base at the leader */
 	int8_t cgrp[256];
+	int32_t coff[256];
 	int nc = 0;
 	if (n > (int)sizeof(cgrp))
 		n = (int)sizeof(cgrp);
 	for (int i = 0; i < n; i++) {
 		cgrp[i] = -1;
+		coff[i] = 0;
 		if (a[i].barrier) {
 			for (int c = 0; c < nc; c++)
 				open[c] = false;
@@ -56,8 +59,10 @@ int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, 
 				off[c] = 0;
 				open[c] = true;
 			}
-			if (c >= 0)
+			if (c >= 0) {
 				cgrp[i] = (int8_t)c;
+				coff[i] = off[c];
+			}
 		}
 		/* A member may write its own base (mov rdi, [rdi+8]): its
 		 * address was formed before the write, later ones are not. */
@@ -97,7 +102,9 @@ int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, 
 		map[c] = ng;
 		g[ng++] = cand[c];
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		grp[i] = cgrp[i] >= 0 ? (int8_t)map[cgrp[i]] : -1;
+		moff[i] = grp[i] >= 0 ? coff[i] : 0;
+	}
 	return ng;
 }

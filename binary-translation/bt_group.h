@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Groups live at once (each keeps its host-minus-guest delta in a slot of
- * the vCPU block), and the widest byte span one group may cover: wider spans
+/* Groups live at once (each keeps the host address its base register had
+ * at the leader in a slot of the vCPU block), and the widest byte span one group may cover: wider spans
  * cross a page more often and then take the ungrouped copy every time. */
 #define BT_GROUP_SLOTS 4
 #define BT_GROUP_SPAN  512
@@ -32,7 +32,10 @@ struct bt_group {
 };
 
 /* Forms groups of >= 2 members over a[0..n-1]; grp[i] is the group of
- * instruction i or -1. Returns the number of groups (at most maxg). */
-int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, int8_t *grp);
+ * instruction i or -1, and moff[i] what its group's base register has moved
+ * by since the leader (push/pop/sub rsp before it), 0 outside groups.
+ * Returns the number of groups (at most maxg). */
+int bt_group_form(const struct bt_gacc *a, int n, struct bt_group *g, int maxg, int8_t *grp,
+		  int32_t *moff);
 
 #endif

@@ -46,6 +46,7 @@ struct stub {
 	/* ST_SLOW */
 	uint8_t *probe, *after;
 	uint32_t tagoff;
+	bool keep_cf;           /* CF-only probe: restore CF from TMPCF first */
 	uint32_t info;
 	uint64_t rip, next;
 	uint8_t tail[96];
@@ -77,16 +78,20 @@ struct tctx {
 	bool emul_next;         /* ins[n] holds the emulated instruction that ends the block */
 	uint32_t live_end;      /* flags live after the last instruction */
 	/* Probe groups (bt_group.c): the plan, the slot of the member being
-	 * emitted (-1: none), and per group its miss branch and whether its
-	 * probe spilled RCX; post[i] is where instruction i+1 starts. */
+	 * emitted (-1: none) and how far its base moved since the leader, and
+	 * per group its miss branch and its probe's form (what the miss path
+	 * must restore); post[i] is where instruction i+1 starts. */
 	bool nogroup;
 	int ngroups;
 	struct bt_group groups[MAX_INSNS / 2];
 	int8_t grp[MAX_INSNS];
+	int32_t moff[MAX_INSNS];
 	int cur_slot;
-	bool ea_host;           /* member_ea left the host address in r11 */
+	int32_t cur_moff;
+	bool ea_host;           /* member_ea/stack_ea left the host address in r11 */
+	bool slot_in_r10;       /* group_probe just stored the leader's slot from r10 */
 	uint8_t *gmiss[MAX_INSNS / 2];
-	bool gflagfree[MAX_INSNS / 2];
+	uint8_t gform[MAX_INSNS / 2];
 	uint8_t *post[MAX_INSNS];
 };
 
@@ -207,6 +212,15 @@ static void lea_disp(struct em *e, int dst, int base, int32_t disp, bool w)
 		b1(e, (uint8_t)(0x80 | ((dst & 7) << 3) | (base & 7)));
 	}
 	b4(e, (uint32_t)disp);
+}
+
+/* dst = base + disp (64-bit), flag-free, a plain mov when disp is 0 */
+static void add_disp(struct em *e, int dst, int base, int32_t disp)
+{
+	if (disp)
+		lea_disp(e, dst, base, disp, true);
+	else if (dst != base)
+		mov_rr(e, dst, base, true);
 }
 
 /* lea r11, [r11 + r10] */
@@ -680,7 +694,7 @@ static void groups_plan(struct tctx *t)
 	struct bt_gacc a[MAX_INSNS];
 	for (int i = 0; i < t->n; i++)
 		group_view(t, &t->ins[i], &a[i]);
-	t->ngroups = bt_group_form(a, t->n, t->groups, MAX_INSNS / 2, t->grp);
+	t->ngroups = bt_group_form(a, t->n, t->groups, MAX_INSNS / 2, t->grp, t->moff);
 }
 
 static void groups_count(struct tctx *t)
@@ -695,26 +709,59 @@ static bool is_displaced_gpr(int g)
 	return g == GPR_RSP || g == GPR_R10 || g == GPR_R11;
 }
 
+/* How a soft-TLB probe treats the guest's flags where it runs: free to
+ * clobber them (none live), keep CF only (an ADC/SBB chain: the common live
+ * set in multi-word arithmetic loops), or keep all of them. */
+enum { PF_FAST, PF_CF, PF_FREE };
+#define FLAG_CF 0x1u
+
+static int probe_form(struct tctx *t, const struct tinsn *x)
+{
+	if (t->c->bt->precise_flags)
+		return PF_FREE;
+	if (x->live_in == 0)
+		return PF_FAST;
+	return x->live_in == FLAG_CF ? PF_CF : PF_FREE;
+}
+
+/* setnc gs:[TMPCF] / cmp byte gs:[TMPCF], 1: CF = (!CF < 1), the saved CF,
+ * without touching the saved byte (a retried probe restores it again). */
+static void cf_save(struct tctx *t)
+{
+	struct em *e = &t->e;
+	b1(e, 0x65); b1(e, 0x0f); b1(e, t->c->bt->inject_cf_probe ? 0x92 : 0x93);
+	b1(e, 0x04); b1(e, 0x25); b4(e, BT_OFF_TMPCF);
+}
+
+static void cf_restore(struct em *e)
+{
+	b1(e, 0x65); b1(e, 0x80); b1(e, 0x3c); b1(e, 0x25); b4(e, BT_OFF_TMPCF); b1(e, 1);
+}
+
 static uint8_t *probe_head(struct tctx *t, unsigned size, bool wr, bool flagfree);
-static void probe_addend(struct tctx *t, bool flagfree);
+static void probe_addend(struct tctx *t);
+static uint32_t tlb_base(struct tctx *t);
 
 /* Before group gi's leader x: one probe for the whole span; on a hit the
- * page's host-minus-guest delta goes to the group's slot, on a miss the
- * block continues in the ungrouped copy (emit_group_copies). */
+ * host address of the base register goes to the group's slot, on a miss
+ * the block continues in the ungrouped copy (emit_group_copies). */
 static void group_probe(struct tctx *t, int gi, struct tinsn *x)
 {
 	struct em *e = &t->e;
 	struct bt_group *g = &t->groups[gi];
-	bool flagfree = x->live_in != 0 || t->c->bt->precise_flags;
+	int form = probe_form(t, x);
+	bool flagfree = form == PF_FREE;
+	if (form == PF_CF)
+		cf_save(t);
 	if (is_displaced_gpr(g->base)) {
 		gs_load(e, R11, BT_OFF_GPR + 8 * g->base, true);
-		lea_disp(e, R11, R11, g->lo, true);
+		add_disp(e, R11, R11, g->lo);
 	} else {
-		lea_disp(e, R11, g->base, g->lo, true);
+		add_disp(e, R11, g->base, g->lo);
 	}
 	unsigned span = t->c->bt->inject_group_span ? 1 : (unsigned)(g->hi - g->lo);
 	t->gmiss[gi] = probe_head(t, span, g->write, flagfree);
-	t->gflagfree[gi] = flagfree;
+	t->gform[gi] = (uint8_t)form;
 	if (t->c->bt->groups == BT_GROUPS_MISS) {
 		/* A hit falls into this jmp, the probe's miss branch is sent
 		 * to it: both continue in the copy. */
@@ -726,8 +773,19 @@ static void group_probe(struct tctx *t, int gi, struct tinsn *x)
 		t->gmiss[gi] = f;
 		return;
 	}
-	probe_addend(t, flagfree);
-	gs_store(e, BT_OFF_GDELTA + 8 * (uint32_t)g->slot, R10);
+	if (flagfree) {
+		/* r11 = base + lo, r10 = host - guest: slot = host of base */
+		probe_addend(t);
+		b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x94); b1(e, 0x1a); b4(e, (uint32_t)-g->lo);
+	} else {
+		/* the short probe left r11 = offset in the page */
+		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
+		add_disp(e, R10, R11, -g->lo);
+	}
+	gs_store(e, BT_OFF_GBASE + 8 * (uint32_t)g->slot, R10);
+	t->slot_in_r10 = true;          /* the leader need not reload it */
+	if (form == PF_CF)
+		cf_restore(e);
 }
 
 /* ------------------------------------------------------------------ sites */
@@ -793,45 +851,38 @@ static uint8_t *probe_head(struct tctx *t, unsigned size, bool wr, bool flagfree
 	return field;
 }
 
-/* mov r10, gs:[entry + ADDEND] after a probe hit (host - guest of the page) */
-static void probe_addend(struct tctx *t, bool flagfree)
+/* mov r10, gs:[entry + ADDEND] after a flag-free probe's hit (host - guest
+ * of the page; the short probe leaves the page offset in r11 instead) */
+static void probe_addend(struct tctx *t)
 {
 	struct em *e = &t->e;
-	if (flagfree)
-		b1(e, 0x65), b1(e, 0x4e), b1(e, 0x8b), b1(e, 0x14), b1(e, 0x95);
-	else
-		b1(e, 0x65), b1(e, 0x4d), b1(e, 0x8b), b1(e, 0x92);
+	b1(e, 0x65); b1(e, 0x4e); b1(e, 0x8b); b1(e, 0x14); b1(e, 0x95);
 	b4(e, tlb_base(t) + BT_TLBE_ADDEND);
 }
 
 /* Emits the probe for r11 = guest linear address, then the tail. Members of
- * a probe group skip the probe: their group's check covered the page, so
- * r11 only needs the page's host-minus-guest delta from the group's slot. */
+ * a probe group skip the probe: their group's check covered the page and
+ * member_ea/stack_ea formed the host address from the group's slot. */
 static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool wr, bool stack,
 		 const uint8_t *tail, int tail_len, uint64_t next)
 {
 	struct em *e = &t->e;
 	/* Precise mode never clobbers flags, even where they are dead: a fault
 	 * on a later access in the dead region must still see them. */
-	bool flagfree = x->live_in != 0 || t->c->bt->precise_flags;
-	if (t->cur_slot >= 0 && t->ea_host) {
+	int form = probe_form(t, x);
+	bool flagfree = form == PF_FREE;
+	if (t->cur_slot >= 0) {
+		/* A member whose address was not formed from the slot would
+		 * need the guest address too: drop the groups instead. */
+		if (!t->ea_host)
+			t->fail = true;
 		t->ea_host = false;
 		bn(e, tail, tail_len);
 		site_align = 0;
 		return;
 	}
-	if (t->cur_slot >= 0) {
-		uint32_t off = BT_OFF_GDELTA + 8 * (uint32_t)t->cur_slot;
-		if (flagfree) {
-			gs_load(e, R10, off, true);
-			lea_r11_r10(e, true);
-		} else {
-			gs_rm(e, 0x03, R11, true, off);                 /* add r11, gs:[delta] */
-		}
-		bn(e, tail, tail_len);
-		site_align = 0;
-		return;
-	}
+	if (form == PF_CF)
+		cf_save(t);
 	uint8_t *probe = e->p;
 	uint32_t tag = tlb_base(t) + (wr ? BT_TLBE_TAG_W : BT_TLBE_TAG_R);
 	if (size == 0)
@@ -841,17 +892,20 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	uint8_t *field = probe_head(t, size, wr, flagfree);
 	t->c->n.probes++;
 	if (flagfree) {
-		probe_addend(t, true);
+		probe_addend(t);
 		lea_r11_r10(e, true);
 	} else {
 		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
 	}
+	if (form == PF_CF)
+		cf_restore(e);
 	bn(e, tail, tail_len);
 	struct stub *s = new_stub(t, ST_SLOW);
 	s->field = field;
 	s->probe = probe;
 	s->after = e->p;
 	s->tagoff = flagfree ? 0 : tag;
+	s->keep_cf = form == PF_CF;
 	s->info = size | (wr ? BT_SI_WRITE : 0) | (rd ? BT_SI_READ : 0) | (stack ? BT_SI_STACK : 0) |
 		  (site_align == 16 ? BT_SI_ALIGN16 : site_align == 32 ? BT_SI_ALIGN32 : 0);
 	site_align = 0;
@@ -947,25 +1001,26 @@ static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o
 	return 0;
 }
 
-/* r11 = host address of a probe-group member [base + disp] in two or three
- * flag-free instructions: the slot's page delta plus the guest address. */
-static void member_ea(struct tctx *t, const ZydisDecodedOperand *o)
+/* A probe-group member [base + disp] is at slot + (what the base moved
+ * since the leader) + disp in host memory: emit_gen folds that into the
+ * instruction's own displacement, so r11 is just the slot. */
+static int64_t member_disp(struct tctx *t, const ZydisDecodedOperand *o)
 {
-	struct em *e = &t->e;
-	uint32_t slot = BT_OFF_GDELTA + 8 * (uint32_t)t->cur_slot;
-	int base = gpr_num(o->mem.base);
-	uint32_t disp = (uint32_t)(int32_t)o->mem.disp.value;
-	if (is_displaced_gpr(base)) {
-		gs_load(e, R11, BT_OFF_GPR + 8 * base, true);
-		gs_load(e, R10, slot, true);
-		b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x9c); b1(e, 0x13);     /* lea r11,[r11+r10+d32] */
-	} else {
-		gs_load(e, R11, slot, true);
-		rex(e, true, R11, base, R11, false);
-		b1(e, 0x8d); b1(e, 0x9c);
-		b1(e, (uint8_t)(((base & 7) << 3) | 3));               /* lea r11,[r11+base+d32] */
-	}
-	b4(e, disp);
+	return (int64_t)t->cur_moff + o->mem.disp.value;
+}
+
+static void slot_to_r11(struct tctx *t)
+{
+	if (t->slot_in_r10)
+		mov_rr(&t->e, R11, R10, true);
+	else
+		gs_load(&t->e, R11, BT_OFF_GBASE + 8 * (uint32_t)t->cur_slot, true);
+	t->slot_in_r10 = false;
+}
+
+static void member_ea(struct tctx *t)
+{
+	slot_to_r11(t);
 	t->ea_host = true;
 }
 
@@ -1069,6 +1124,12 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 			o->mem.index = ZYDIS_REGISTER_NONE;
 			o->mem.scale = 0;
 			o->mem.displacement = 0;
+			if (t->cur_slot >= 0) {
+				int64_t d = member_disp(t, &x->op[mem]);
+				if (d < INT32_MIN || d > INT32_MAX)
+					return -1;
+				o->mem.displacement = d;
+			}
 		}
 	}
 	uint8_t tail[64];
@@ -1126,7 +1187,7 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	}
 	ZydisDecodedOperand *mo = &x->op[mem];
 	if (t->cur_slot >= 0)
-		member_ea(t, mo);
+		member_ea(t);
 	else if (emit_ea(t, x, mo) < 0)
 		return -1;
 	if (bitmem) {
@@ -1233,10 +1294,17 @@ static int stack_width(struct tctx *t, struct tinsn *x)
 	return x->in.operand_width == 16 ? 2 : 4;
 }
 
-/* r11 = linear stack address at RSP + delta */
+/* r11 = linear stack address at RSP + delta; for a probe-group member the
+ * host address, from the slot and how far RSP moved since the leader. */
 static void stack_ea(struct tctx *t, int delta)
 {
 	struct em *e = &t->e;
+	if (t->cur_slot >= 0) {
+		slot_to_r11(t);
+		add_disp(e, R11, R11, t->cur_moff + delta);
+		t->ea_host = true;
+		return;
+	}
 	gs_load(e, R11, BT_OFF_GPR + 8 * GPR_RSP, t->m64);
 	if (delta)
 		lea_disp(e, R11, R11, delta, t->m64);
@@ -1832,6 +1900,8 @@ static void emit_stubs(struct tctx *t)
 				b1(e, 0x65), b1(e, 0x4d), b1(e, 0x03), b1(e, 0x9a), b4(e, st->tagoff);
 			else                    /* flag-free probe: r11 intact, RCX spilled */
 				gs_load(e, 1, BT_OFF_TMPRCX, true);
+			if (st->keep_cf)        /* the helper and the tail see the guest's CF */
+				cf_restore(e);
 			gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)st->info);
 			b1(e, 0x4c); b1(e, 0x8d); b1(e, 0x15);
 			b4(e, (uint32_t)(st->probe - (e->p + 4)));
@@ -1939,7 +2009,7 @@ static int emit_group_copies(struct tctx *t)
 			int gj = t->grp[j];
 			if (gj >= 0 && t->groups[gj].leader == j) {
 				entry[gj] = e->p;
-				if (!t->gflagfree[gj])
+				if (t->gform[gj] == PF_FAST)
 					patch32(t->gmiss[gj], e->p);
 			}
 			map_add(t, t->ins[j].rip);
@@ -1950,12 +2020,16 @@ static int emit_group_copies(struct tctx *t)
 		uint8_t *back = e->p;
 		b4(e, 0);
 		patch32(back, t->post[end]);
-		/* A flag-free probe missed with the guest's RCX spilled. */
+		/* A flag-free probe missed with the guest's RCX spilled, a
+		 * CF-keeping one with CF in TMPCF. */
 		for (int j = i; j <= end; j++) {
 			int gj = t->grp[j];
-			if (gj >= 0 && t->groups[gj].leader == j && t->gflagfree[gj]) {
+			if (gj >= 0 && t->groups[gj].leader == j && t->gform[gj] != PF_FAST) {
 				patch32(t->gmiss[gj], e->p);
-				gs_load(e, 1, BT_OFF_TMPRCX, true);
+				if (t->gform[gj] == PF_FREE)
+					gs_load(e, 1, BT_OFF_TMPRCX, true);
+				else
+					cf_restore(e);
 				b1(e, 0xe9);
 				uint8_t *f = e->p;
 				b4(e, 0);
@@ -2099,9 +2173,11 @@ again:
 		if (gi >= 0 && t.groups[gi].leader == i)
 			group_probe(&t, gi, x);
 		t.cur_slot = gi >= 0 ? t.groups[gi].slot : -1;
+		t.cur_moff = t.moff[i];
 		int rc = emit_insn(&t, x);
 		t.cur_slot = -1;
 		t.ea_host = false;
+		t.slot_in_r10 = false;
 		if ((rc < 0 || t.fail) && t.ngroups) {
 			ungroup(&t, body, body_stubs, body_map);
 			goto again;
@@ -2152,6 +2228,20 @@ again:
 static uint32_t cur_mode(struct bt_cpu *c)
 {
 	return c->mode;
+}
+
+/* For reading the generated code: objdump -D -b binary -mi386:x86-64
+ * DIR/RIP-N.bin, N counting translations of that RIP in this process. */
+static void dump_block(const char *dir, const struct bt_block *b)
+{
+	char path[512];
+	static unsigned seq;
+	snprintf(path, sizeof(path), "%s/%llx-%u.bin", dir, (unsigned long long)b->rip, seq++);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return;
+	fwrite(b->code, 1, b->code_len, f);
+	fclose(f);
 }
 
 struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
@@ -2236,6 +2326,8 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 				b->code_len, (unsigned long long)b->rip, c->cpl == 3 ? "_u" : "");
 			fflush(s->perfmap);
 		}
+		if (s->dumpdir)
+			dump_block(s->dumpdir, b);
 		register_page(c, b, bi, page, false);
 		if (b->page1 != ~0ull)
 			register_page(c, b, bi, b->page1, true);

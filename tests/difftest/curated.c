@@ -202,6 +202,18 @@ static const char *const raw[] = {
 	"hex:f0 48 0f c1 07 | rdi=0x2000fffa",                  /* lock xadd across the end */
 	"hex:66 0f 7f 07 | rdi=0x2000fff8",                     /* movdqa store, misaligned and crossing */
 	"hex:48 0f c7 0f | rdi=0x2000fff0",                     /* cmpxchg16b: the last 16 bytes */
+	/* Two limbs of mpn_add_n/sub_n: only CF is live across the loads and
+	 * stores, so their probes keep CF alone; in page and across one (the
+	 * group probe misses and the ungrouped copy runs), with bases the
+	 * translator keeps in registers and in its vCPU block (r10, r11). */
+	"hex:48 8b 06 48 13 02 48 89 07 48 8b 46 08 48 13 42 08 48 89 47 08 48 8d 76 10 ff c9"
+	" | rsi=0x20001100,rdx=0x20003208,rdi=0x20005310",
+	"hex:48 8b 06 48 13 02 48 89 07 48 8b 46 08 48 13 42 08 48 89 47 08 48 8d 76 10 ff c9"
+	" | rsi=0x20001ff8,rdx=0x20003ff8,rdi=0x20005ff8",
+	"hex:49 8b 02 49 1b 03 49 89 01 49 8b 42 08 49 1b 43 08 49 89 41 08 4d 8d 52 10 41 ff c8"
+	" | r10=0x20002040,r11=0x20004080,r9=0x20006ff8",
+	"hex:49 8b 02 49 13 03 49 89 01 49 8b 42 08 49 13 43 08 49 89 41 08 4d 8d 52 10 41 ff c8"
+	" | r10=0x20002400,r11=0x20004400,r9=0x20006400",
 	/* Code at the very end of the page; the next page is not mapped. */
 	"tail:48 8b",                                           /* mov split across the page end: #PF fetch */
 	"tail:90",                                              /* nop, then execution runs off the page */

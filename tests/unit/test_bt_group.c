@@ -34,7 +34,8 @@ static void test_group_struct_fields(void)
 			       acc(GPR_RDI, 0, 4, true), acc(GPR_RDI, 16, 8, false) };
 	struct bt_group g[4];
 	int8_t grp[4];
-	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 4, g, 4, grp), 1);
+	int32_t moff[4];
+	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 4, g, 4, grp, moff), 1);
 	CU_ASSERT_EQUAL(g[0].leader, 0);
 	CU_ASSERT_EQUAL(g[0].last, 3);
 	CU_ASSERT_EQUAL(g[0].members, 3);
@@ -53,7 +54,8 @@ static void test_group_base_written(void)
 			       acc(GPR_RDI, 8, 8, false) };
 	struct bt_group g[4];
 	int8_t grp[3];
-	CU_ASSERT_EQUAL(bt_group_form(a, 3, g, 4, grp), 0);
+	int32_t moff[3];
+	CU_ASSERT_EQUAL(bt_group_form(a, 3, g, 4, grp, moff), 0);
 	CU_ASSERT_EQUAL(grp[0], -1);
 	CU_ASSERT_EQUAL(grp[2], -1);
 }
@@ -67,7 +69,8 @@ static void test_group_member_writes_base(void)
 	a[1].writes = 1u << GPR_RDI;
 	struct bt_group g[4];
 	int8_t grp[3];
-	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 3, g, 4, grp), 1);
+	int32_t moff[3];
+	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 3, g, 4, grp, moff), 1);
 	CU_ASSERT_EQUAL(g[0].last, 1);
 	CU_ASSERT_EQUAL(grp[2], -1);
 }
@@ -77,10 +80,11 @@ static void test_group_span_and_barrier(void)
 	struct bt_gacc wide[] = { acc(GPR_RSI, 0, 8, false), acc(GPR_RSI, BT_GROUP_SPAN, 8, false) };
 	struct bt_group g[4];
 	int8_t grp[3];
-	CU_ASSERT_EQUAL(bt_group_form(wide, 2, g, 4, grp), 0);
+	int32_t moff[3];
+	CU_ASSERT_EQUAL(bt_group_form(wide, 2, g, 4, grp, moff), 0);
 	struct bt_gacc cut[] = { acc(GPR_RSI, 0, 8, false), plain(0), acc(GPR_RSI, 8, 8, false) };
 	cut[1].barrier = true;
-	CU_ASSERT_EQUAL(bt_group_form(cut, 3, g, 4, grp), 0);
+	CU_ASSERT_EQUAL(bt_group_form(cut, 3, g, 4, grp, moff), 0);
 }
 
 static void test_group_slots(void)
@@ -93,7 +97,8 @@ static void test_group_slots(void)
 		a[i] = acc(bases[i % 5], 8 * (i / 5), 8, i % 5 == 2);
 	struct bt_group g[8];
 	int8_t grp[10];
-	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 10, g, 8, grp), 4);
+	int32_t moff[10];
+	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 10, g, 8, grp, moff), 4);
 	bool used[BT_GROUP_SLOTS] = { false };
 	for (int k = 0; k < 4; k++) {
 		CU_ASSERT_FALSE(used[g[k].slot]);
@@ -116,11 +121,18 @@ static void test_group_stack(void)
 	a[4].adj = 8;
 	struct bt_group g[4];
 	int8_t grp[5];
-	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 5, g, 4, grp), 1);
+	int32_t moff[5];
+	CU_ASSERT_EQUAL_FATAL(bt_group_form(a, 5, g, 4, grp, moff), 1);
 	CU_ASSERT_EQUAL(g[0].members, 4);
 	CU_ASSERT_EQUAL(g[0].lo, -32);          /* the pop reads rsp0-32 .. rsp0-24 */
 	CU_ASSERT_EQUAL(g[0].hi, 0);
 	CU_ASSERT_EQUAL(grp[2], -1);
+	/* Members find their address from RSP at the leader plus this. */
+	CU_ASSERT_EQUAL(moff[0], 0);
+	CU_ASSERT_EQUAL(moff[1], -8);
+	CU_ASSERT_EQUAL(moff[3], -32);
+	CU_ASSERT_EQUAL(moff[4], -32);
+	CU_ASSERT_EQUAL(moff[2], 0);            /* not a member */
 }
 
 UNIT_SUITE(bt_group,
