@@ -54,6 +54,9 @@ void cli_run_usage(FILE *out)
 		"  --vmi on|off             offer the VMI paravirtual ABI to the guest (default on;\n"
 		"                           off: no VMI CPUID leaves, the VMI MSRs raise #GP)\n"
 		"  --vmi-version MAJ.MIN    VMI ABI version offered (default and highest: %u.%u)\n"
+		"  --vmi-kinds default|calls\n"
+		"                           calls: advise calls for the page-table, CR3 and TSS/TLS\n"
+		"                           operations the engine runs cheaper natively (to measure them)\n"
 		"  --stats                  print exit and VMI call counters when the guest stops\n"
 		"  -v, --verbose            explain engine choice and device activity on stderr\n"
 		"  -h, --help               show this help\n"
@@ -112,7 +115,7 @@ static int parse_cpus(const char *v, int *out)
 
 enum opt_id { OPT_ENGINE = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY,
 	      OPT_CPUS, OPT_SERIAL, OPT_STATS, OPT_DISK, OPT_ON_REBOOT, OPT_VMI,
-	      OPT_VMI_VERSION };
+	      OPT_VMI_VERSION, OPT_VMI_KINDS };
 
 /* "path=FILE[,readonly=on|off]" or a bare FILE. Splits in place: argv is ours. */
 static int parse_disk(char *v, struct vm_config *cfg)
@@ -169,6 +172,7 @@ static const struct option run_opts[] = {
 	{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 	{ "vmi", required_argument, NULL, OPT_VMI },
 	{ "vmi-version", required_argument, NULL, OPT_VMI_VERSION },
+	{ "vmi-kinds", required_argument, NULL, OPT_VMI_KINDS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -208,6 +212,11 @@ static int parse_one(int c, const char *arg, struct vm_config *cfg)
 		cfg->vmi.enabled = !strcmp(arg, "on");
 		return 0;
 	case OPT_VMI_VERSION: return parse_vmi_version(arg, &cfg->vmi);
+	case OPT_VMI_KINDS:
+		if (strcmp(arg, "default") && strcmp(arg, "calls"))
+			return err_set("--vmi-kinds %s: expected default or calls", arg);
+		cfg->vmi.all_calls = !strcmp(arg, "calls");
+		return 0;
 	case 'v': cfg->verbose = true; return 0;
 	default: return err_set("internal: unhandled option %d", c);
 	}

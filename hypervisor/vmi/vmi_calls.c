@@ -21,7 +21,14 @@
 #define CALL(nr, nm, h, g, fl, hw, bt, aux) \
 	[nr] = { nm, h, g, fl, 0, hw, bt, aux }
 
-/* IRQ 1-4 are NATIVE on BT too: the translator does not yet make CLI, STI,
+/* The BT column advises what is cheapest under this translator, measured
+ * (docs/vmi-design.md, "Kinds under binary translation"): its soft MMU walks
+ * the guest's own page tables and never write-protects them, so a PTE store,
+ * INVLPG, MOV CR3 and the TSS/GDT stores of a context switch cost less as
+ * the native instructions than as calls (SET_PXE + flush ~140-190 ns vs
+ * ~75 ns; WRITE_CR3 206 vs 135 ns); ALLOC_PT/RELEASE_PT have nothing to pin.
+ * The calls still work through the stubs and thunks, whatever the kind.
+ * IRQ 1-4 are NATIVE on BT too: the translator does not yet make CLI, STI,
  * PUSHF, POPF, IRET, gates and interrupt delivery act on the page's
  * irq_enabled byte (SPEC 9), so publishing SHARED split the flag in two: the
  * guest "enabled" interrupts in the byte while RFLAGS.IF, which delivery
@@ -43,7 +50,7 @@ const struct vmi_call_spec vmi_calls[VMI_NCALLS_MAX] = {
 	CALL(VMI_CALL_READ_CR2, "read_cr2", vmi_h_read_cr2, G_CPU, D, N, S, VMI_VCPU_OFF_CR2),
 	CALL(VMI_CALL_WRITE_CR2, "write_cr2", vmi_h_write_cr2, G_CPU, D, N, C, 0),
 	CALL(VMI_CALL_READ_CR3, "read_cr3", vmi_h_read_cr3, G_CPU, D, N, N, 0),
-	CALL(VMI_CALL_WRITE_CR3, "write_cr3", vmi_h_write_cr3, G_MMU, B | D, N, C, 0),
+	CALL(VMI_CALL_WRITE_CR3, "write_cr3", vmi_h_write_cr3, G_MMU, B | D, N, N, 0),
 	CALL(VMI_CALL_READ_CR4, "read_cr4", vmi_h_read_cr4, G_CPU, D, N, N, 0),
 	CALL(VMI_CALL_WRITE_CR4, "write_cr4", vmi_h_write_cr4, G_CPU, D, N, C, 0),
 	CALL(VMI_CALL_RDMSR, "rdmsr", vmi_h_rdmsr, G_CPU, R | D, N, C, 0),
@@ -58,14 +65,14 @@ const struct vmi_call_spec vmi_calls[VMI_NCALLS_MAX] = {
 	     N, C, 0),
 	CALL(VMI_CALL_WRITE_IDT_ENTRY, "write_idt_entry", vmi_h_write_idt_entry, G_CPU, B | D,
 	     N, C, 0),
-	CALL(VMI_CALL_LOAD_SP0, "load_sp0", vmi_h_load_sp0, G_CPU, B | D, N, C, 0),
-	CALL(VMI_CALL_LOAD_TLS, "load_tls", vmi_h_load_tls, G_CPU, B | D, N, C, 0),
+	CALL(VMI_CALL_LOAD_SP0, "load_sp0", vmi_h_load_sp0, G_CPU, B | D, N, N, 0),
+	CALL(VMI_CALL_LOAD_TLS, "load_tls", vmi_h_load_tls, G_CPU, B | D, N, N, 0),
 	CALL(VMI_CALL_WBINVD, "wbinvd", vmi_h_nop, G_CPU, D, O, O, 0),
 	CALL(VMI_CALL_IO_DELAY, "io_delay", vmi_h_nop, G_CPU, 0, O, O, 0),
-	CALL(VMI_CALL_SET_PXE, "set_pxe", vmi_h_set_pxe, G_MMU, B | D, N, C, 0),
-	CALL(VMI_CALL_ALLOC_PT, "alloc_pt", vmi_h_alloc_pt, G_MMU, B | D, O, C, 0),
-	CALL(VMI_CALL_RELEASE_PT, "release_pt", vmi_h_release_pt, G_MMU, B | D, O, C, 0),
-	CALL(VMI_CALL_FLUSH_TLB_ONE, "flush_tlb_one", vmi_h_flush_one, G_MMU, B | D, N, C, 0),
+	CALL(VMI_CALL_SET_PXE, "set_pxe", vmi_h_set_pxe, G_MMU, B | D, N, N, 0),
+	CALL(VMI_CALL_ALLOC_PT, "alloc_pt", vmi_h_alloc_pt, G_MMU, B | D, O, O, 0),
+	CALL(VMI_CALL_RELEASE_PT, "release_pt", vmi_h_release_pt, G_MMU, B | D, O, O, 0),
+	CALL(VMI_CALL_FLUSH_TLB_ONE, "flush_tlb_one", vmi_h_flush_one, G_MMU, B | D, N, N, 0),
 	CALL(VMI_CALL_FLUSH_TLB_USER, "flush_tlb_user", vmi_h_flush_user, G_MMU, B | D, N, C, 0),
 	CALL(VMI_CALL_FLUSH_TLB_ALL, "flush_tlb_all", vmi_h_flush_all, G_MMU, B | D, N, C, 0),
 	CALL(VMI_CALL_FLUSH_TLB_OTHERS, "flush_tlb_others", vmi_h_flush_others, G_MMU, D, N, C,
@@ -79,6 +86,22 @@ const struct vmi_call_spec vmi_calls[VMI_NCALLS_MAX] = {
 	     0),
 	CALL(VMI_CALL_REBOOT, "reboot", vmi_h_reboot, G_POWER, D | VMI_DF_NORETURN, C, C, 0),
 };
+
+/* With --vmi-kinds calls, the operations the BT column leaves native only
+ * because the instruction is cheaper there are published as CALL again, so
+ * a guest's paravirtual MMU and context-switch paths can be exercised and
+ * measured (tests/integration/linux-vmi.suite, vmlite-bench --vmi-on-args). */
+unsigned vmi_call_kind(unsigned nr, enum vmi_backend backend, bool all_calls)
+{
+	static const uint8_t pv[] = { VMI_CALL_WRITE_CR3, VMI_CALL_LOAD_SP0, VMI_CALL_LOAD_TLS,
+				      VMI_CALL_SET_PXE, VMI_CALL_ALLOC_PT, VMI_CALL_RELEASE_PT,
+				      VMI_CALL_FLUSH_TLB_ONE };
+	if (all_calls)
+		for (unsigned i = 0; i < sizeof(pv); i++)
+			if (pv[i] == nr)
+				return VMI_KIND_CALL;
+	return backend == VMI_BACKEND_BT ? vmi_calls[nr].kind_bt : vmi_calls[nr].kind_hw;
+}
 
 unsigned vmi_ncalls_for(uint32_t version)
 {

@@ -88,7 +88,8 @@ static int write_page(struct vmi_ctx *ctx, uint64_t val)
 	} else if (!h->accepted || !(val & VMI_MSR_ENABLE) || !page_value_ok(ctx, val) ||
 		   vmi_page_build(page, sizeof(page), h->cfg.version, h->cfg.backend,
 				  h->cfg.backend == VMI_BACKEND_BT ? VMI_TRANSPORT_VMCALL
-								   : VMI_TRANSPORT_PIO) < 0 ||
+								   : VMI_TRANSPORT_PIO,
+				  h->cfg.all_calls) < 0 ||
 		   ctx->ops->write(ctx->opaque, val & ~0xfffull, page, sizeof(page))) {
 		r = VMI_TRAP_GP;
 	} else {

@@ -73,6 +73,7 @@ struct vmi_config {
 	bool enabled;
 	uint32_t version;               /* VMI_VERSION(maj, min) offered */
 	enum vmi_backend backend;
+	bool all_calls;                 /* --vmi-kinds calls (vmi_call_kind) */
 	uint32_t cpuid_base;            /* 0x40000000 unless another vendor is first */
 };
 
@@ -133,7 +134,7 @@ int vmi_msr_write(struct vmi_ctx *ctx, uint32_t msr, uint64_t val);
 /* Writes the page for the offered version into buf (len >= VMI_PAGE_SIZE).
  * Returns the page size in bytes or -1 + err_set. */
 int vmi_page_build(uint8_t *buf, size_t len, uint32_t version,
-		   enum vmi_backend backend, enum vmi_transport transport);
+		   enum vmi_backend backend, enum vmi_transport transport, bool all_calls);
 
 /* ---- calls ---- */
 /* args: RDI, RSI, RDX, R10, R8, R9. ret[0] -> RAX, ret[1] -> RDX

@@ -23,6 +23,8 @@ struct vmi_call_spec {
 
 /* Indexed by call number; entries with fn == NULL do not exist. */
 extern const struct vmi_call_spec vmi_calls[VMI_NCALLS_MAX];
+/* The kind the ABI page publishes for call nr (vmi_calls.c). */
+unsigned vmi_call_kind(unsigned nr, enum vmi_backend backend, bool all_calls);
 /* Number of calls the given offered minor has (calls are append-only). */
 unsigned vmi_ncalls_for(uint32_t version);
 const struct vmi_call_spec *vmi_spec(const struct vmi_ctx *ctx, uint64_t call);

@@ -40,7 +40,7 @@ static void emit_stub(uint8_t *s, uint32_t nr, unsigned kind, enum vmi_transport
 }
 
 int vmi_page_build(uint8_t *buf, size_t len, uint32_t version,
-		   enum vmi_backend backend, enum vmi_transport transport)
+		   enum vmi_backend backend, enum vmi_transport transport, bool all_calls)
 {
 	if (!vmi_version_supported(version))
 		return err_set("VMI page: version %u.%u is not supported",
@@ -75,7 +75,7 @@ int vmi_page_build(uint8_t *buf, size_t len, uint32_t version,
 	};
 	for (unsigned i = 0; i < n; i++) {
 		const struct vmi_call_spec *s = &vmi_calls[i];
-		unsigned kind = backend == VMI_BACKEND_BT ? s->kind_bt : s->kind_hw;
+		unsigned kind = vmi_call_kind(i, backend, all_calls);
 		struct vmi_call_desc d = {
 			.call = (uint16_t)i,
 			.kind = (uint8_t)kind,

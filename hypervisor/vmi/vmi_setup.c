@@ -11,6 +11,7 @@ void vmi_config_default(struct vmi_config *c)
 	c->version = VMI_VERSION(VMI_VERSION_MAJOR, VMI_VERSION_MINOR);
 	c->backend = VMI_BACKEND_BT;
 	c->cpuid_base = VMI_CPUID_BASE_FIRST;
+	c->all_calls = false;
 }
 
 bool vmi_version_supported(uint32_t v)

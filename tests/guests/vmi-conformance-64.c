@@ -350,11 +350,12 @@ static int stub_ok(uint32_t i, const struct vmi_call_desc *d)
 
 /* Kinds vmlite publishes (SPEC 7 table, HW/BT columns, except IRQ 1-4 on
  * BT: NATIVE until the translator implements the SHARED interrupt flag,
- * which SPEC 7 allows: "a host MAY publish other kinds"). */
+ * which SPEC 7 allows: "a host MAY publish other kinds"). The calls are
+ * checked through stubs and thunks whatever the kind. */
 static int kind_for(uint32_t i)
 {
 	static const char hw[] = "CNNNNNNNNNNNNNNNNNNNNNNNNNOONOONNNNCCCCCC";
-	static const char bt[] = "CNNNNCCNCSCNCNCCCCCCCCCCCCOOCCCCCCCCCCCCC";
+	static const char bt[] = "CNNNNCCNCSCNNNCCCCCCCCCCNNOONOONCCCCCCCCC";
 	char k = (backend == VMI_BACKEND_BT ? bt : hw)[i];
 	return k == 'N' ? VMI_KIND_NATIVE : k == 'C' ? VMI_KIND_CALL :
 	       k == 'O' ? VMI_KIND_NOP : VMI_KIND_SHARED;

@@ -73,6 +73,19 @@ static void test_vmi_version(void)
 	CU_ASSERT_EQUAL(c.vmi.version, VMI_VERSION(1, 0));
 }
 
+static void test_vmi_kinds(void)
+{
+	struct vm_config c;
+	make_kernel();
+	CU_ASSERT_EQUAL(PARSE(&c, "--vmi", "on"), CLI_RUN);
+	CU_ASSERT_FALSE(c.vmi.all_calls);
+	CU_ASSERT_EQUAL(PARSE(&c, "--vmi-kinds", "calls"), CLI_RUN);
+	CU_ASSERT_TRUE(c.vmi.all_calls);
+	CU_ASSERT_EQUAL(PARSE(&c, "--vmi-kinds=calls", "--vmi-kinds", "default"), CLI_RUN);
+	CU_ASSERT_FALSE(c.vmi.all_calls);
+	expect_error(PARSE(&c, "--vmi-kinds", "call"), "--vmi-kinds call: expected default or calls");
+}
+
 static void test_vmi_errors(void)
 {
 	struct vm_config c;
@@ -96,4 +109,5 @@ UNIT_SUITE(cli_vmi,
 	UNIT_CASE(test_vmi_default_on),
 	UNIT_CASE(test_vmi_on_off),
 	UNIT_CASE(test_vmi_version),
+	UNIT_CASE(test_vmi_kinds),
 	UNIT_CASE(test_vmi_errors))

@@ -25,7 +25,7 @@ static void test_vmi_crc32(void)
 	CU_ASSERT_EQUAL(vmi_crc32((const uint8_t *)"", 0), 0);
 	uint8_t page[VMI_PAGE_SIZE];
 	CU_ASSERT_EQUAL(vmi_page_build(page, sizeof(page), VMI_VERSION(1, 0), VMI_BACKEND_BT,
-				       VMI_TRANSPORT_VMCALL), VMI_PAGE_SIZE);
+				       VMI_TRANSPORT_VMCALL, false), VMI_PAGE_SIZE);
 	const struct vmi_page_header *hd = (const void *)page;
 	/* The checksum is CRC-32 of the page with its own 4 bytes zeroed. */
 	uint8_t copy[VMI_PAGE_SIZE];
@@ -47,11 +47,11 @@ static void test_vmi_crc32(void)
 	page[60] ^= 1;
 	CU_ASSERT_EQUAL(vmi_page_check(page, 100, VMI_VERSION(1, 0)), VMI_CHECK_CORRUPT);
 	CU_ASSERT_EQUAL(vmi_page_build(page, 100, VMI_VERSION(1, 0), VMI_BACKEND_BT,
-				       VMI_TRANSPORT_VMCALL), -1);
+				       VMI_TRANSPORT_VMCALL, false), -1);
 	CU_ASSERT_EQUAL(vmi_page_build(page, sizeof(page), VMI_VERSION(2, 0), VMI_BACKEND_BT,
-				       VMI_TRANSPORT_VMCALL), -1);
+				       VMI_TRANSPORT_VMCALL, false), -1);
 	CU_ASSERT_EQUAL(vmi_page_build(page, sizeof(page), VMI_VERSION(1, 0), VMI_BACKEND_BT,
-				       (enum vmi_transport)9), -1);
+				       (enum vmi_transport)9, false), -1);
 }
 
 static void check_stub(const uint8_t *page, const struct vmi_call_desc *d, uint32_t nr,
@@ -87,7 +87,7 @@ static void test_vmi_descriptors(void)
 	static const enum vmi_transport tr[2] = { VMI_TRANSPORT_PIO, VMI_TRANSPORT_VMCALL };
 	for (int k = 0; k < 2; k++) {
 		uint8_t page[VMI_PAGE_SIZE];
-		CU_ASSERT_EQUAL(vmi_page_build(page, sizeof(page), VMI_VERSION(1, 0), be[k], tr[k]),
+		CU_ASSERT_EQUAL(vmi_page_build(page, sizeof(page), VMI_VERSION(1, 0), be[k], tr[k], false),
 				VMI_PAGE_SIZE);
 		const struct vmi_page_header *hd = (const void *)page;
 		CU_ASSERT_EQUAL(hd->magic, VMI_PAGE_MAGIC);
@@ -120,7 +120,11 @@ static void test_vmi_descriptors(void)
 			CU_ASSERT_EQUAL(irq->aux, 0);
 			CU_ASSERT_EQUAL(cr2->kind, VMI_KIND_SHARED);
 			CU_ASSERT_EQUAL(cr2->aux, VMI_VCPU_OFF_CR2);
-			CU_ASSERT_EQUAL(pxe->kind, VMI_KIND_CALL);
+			/* The soft MMU walks the guest's tables: stores win. */
+			CU_ASSERT_EQUAL(pxe->kind, VMI_KIND_NATIVE);
+			CU_ASSERT_EQUAL(vmi_page_desc(page, VMI_CALL_WRITE_CR3)->kind, VMI_KIND_NATIVE);
+			CU_ASSERT_EQUAL(vmi_page_desc(page, VMI_CALL_ALLOC_PT)->kind, VMI_KIND_NOP);
+			CU_ASSERT_EQUAL(vmi_page_desc(page, VMI_CALL_WRMSR)->kind, VMI_KIND_CALL);
 		} else {
 			CU_ASSERT_EQUAL(irq->kind, VMI_KIND_NATIVE);
 			CU_ASSERT_EQUAL(pxe->kind, VMI_KIND_NATIVE);
@@ -129,6 +133,36 @@ static void test_vmi_descriptors(void)
 		CU_ASSERT_FALSE(vmi_page_desc(page, VMI_CALL_BATCH_FLUSH)->flags & VMI_DF_BATCHABLE);
 		CU_ASSERT_EQUAL(vmi_page_desc(page, VMI_CALL_IO_DELAY)->kind, VMI_KIND_NOP);
 		CU_ASSERT(vmi_page_desc(page, VMI_CALL_SHUTDOWN)->flags & VMI_DF_NORETURN);
+	}
+}
+
+/* --vmi-kinds calls: the MMU and context-switch operations the BT column
+ * leaves native become calls again, on both backends; nothing else moves. */
+static void test_vmi_all_calls(void)
+{
+	static const enum vmi_backend be[2] = { VMI_BACKEND_HW, VMI_BACKEND_BT };
+	static const enum vmi_transport tr[2] = { VMI_TRANSPORT_PIO, VMI_TRANSPORT_VMCALL };
+	for (int k = 0; k < 2; k++) {
+		uint8_t def[VMI_PAGE_SIZE], all[VMI_PAGE_SIZE];
+		CU_ASSERT_EQUAL_FATAL(vmi_page_build(def, sizeof(def), VMI_VERSION(1, 0), be[k], tr[k],
+						     false), VMI_PAGE_SIZE);
+		CU_ASSERT_EQUAL_FATAL(vmi_page_build(all, sizeof(all), VMI_VERSION(1, 0), be[k], tr[k],
+						     true), VMI_PAGE_SIZE);
+		CU_ASSERT_EQUAL(vmi_page_check(all, sizeof(all), VMI_VERSION(1, 0)), VMI_CHECK_OK);
+		unsigned moved = 0;
+		for (uint32_t i = 0; i < VMI_NCALLS_V1_0; i++) {
+			const struct vmi_call_desc *a = vmi_page_desc(all, i), *d = vmi_page_desc(def, i);
+			if (a->kind != d->kind) {
+				CU_ASSERT_EQUAL(a->kind, VMI_KIND_CALL);
+				moved++;
+			}
+		}
+		CU_ASSERT_EQUAL(vmi_page_desc(all, VMI_CALL_SET_PXE)->kind, VMI_KIND_CALL);
+		CU_ASSERT_EQUAL(vmi_page_desc(all, VMI_CALL_WRITE_CR3)->kind, VMI_KIND_CALL);
+		CU_ASSERT_EQUAL(vmi_page_desc(all, VMI_CALL_ALLOC_PT)->kind, VMI_KIND_CALL);
+		CU_ASSERT_EQUAL(vmi_page_desc(all, VMI_CALL_IRQ_DISABLE)->kind,
+				vmi_page_desc(def, VMI_CALL_IRQ_DISABLE)->kind);
+		CU_ASSERT_EQUAL(moved, 7u);
 	}
 }
 
@@ -142,7 +176,7 @@ static void test_vmi_negotiate(void)
 	CU_ASSERT_EQUAL(vmi_negotiate(0, VMI_VERSION(1, 0)), VMI_CHECK_ABSENT);
 	/* The page check refuses in the same terms. */
 	uint8_t page[VMI_PAGE_SIZE];
-	vmi_page_build(page, sizeof(page), VMI_VERSION(1, 0), VMI_BACKEND_HW, VMI_TRANSPORT_PIO);
+	vmi_page_build(page, sizeof(page), VMI_VERSION(1, 0), VMI_BACKEND_HW, VMI_TRANSPORT_PIO, false);
 	CU_ASSERT_EQUAL(vmi_page_check(page, sizeof(page), VMI_VERSION(1, 1)), VMI_CHECK_MINOR);
 	CU_ASSERT_EQUAL(vmi_page_check(page, sizeof(page), VMI_VERSION(2, 0)), VMI_CHECK_MAJOR);
 	memset(page, 0, 4);
@@ -348,6 +382,7 @@ static void test_vmi_guest_memory(void)
 UNIT_SUITE(vmi,
 	UNIT_CASE(test_vmi_crc32),
 	UNIT_CASE(test_vmi_descriptors),
+	UNIT_CASE(test_vmi_all_calls),
 	UNIT_CASE(test_vmi_negotiate),
 	UNIT_CASE(test_vmi_config),
 	UNIT_CASE(test_vmi_cpuid),
