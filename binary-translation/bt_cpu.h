@@ -261,15 +261,16 @@ struct bt_state {
 	uint32_t gen;           /* bumped on full flush */
 	bool precise_flags;     /* VMLITE_BT_PRECISE_FLAGS=1: exact flags in fault frames */
 	FILE *perfmap;          /* VMLITE_BT_PERFMAP=1: /tmp/perf-PID.map for perf report */
-	const char *dumpdir;    /* VMLITE_BT_DUMP=DIR: each block's host code as DIR/RIP.bin */
-	bool inject_jl_jle;     /* VMLITE_BT_INJECT_BUG=jl-jle: JL translated as JLE (difftest's proof) */
-	bool inject_group_span; /* VMLITE_BT_INJECT_BUG=group-span: group probes check one byte */
-	bool inject_cf_probe;   /* VMLITE_BT_INJECT_BUG=cf-probe: CF-keeping probes invert CF */
+	const char *dumpdir;    /* VMLITE_BT_DUMP=DIR: each block's host code as DIR/RIP-N.bin */
+	int inject;             /* VMLITE_BT_INJECT_BUG: BT_BUG_* (difftest's proof it catches one) */
 	int groups;             /* VMLITE_BT_GROUPS: BT_GROUPS_ON, _OFF, _MISS (every probe misses) */
 	uint64_t flushes;
 };
 
 enum { BT_GROUPS_ON, BT_GROUPS_OFF, BT_GROUPS_MISS };
+/* Deliberate translator bugs: JL translated as JLE; group probes check one
+ * byte of their span; CF-keeping probes save CF inverted. */
+enum { BT_BUG_NONE, BT_BUG_JL_JLE, BT_BUG_GROUP_SPAN, BT_BUG_CF_PROBE };
 
 /* Mode key bits. */
 #define BT_MODE_CPL_MASK 3u

@@ -234,6 +234,24 @@ static void bt_vm_destroy(struct vm *vm)
 	vm->engine_priv = NULL;
 }
 
+/* Index of the value of environment variable name in choices[0..n-1], dflt
+ * when it is unset or empty, -1 + err_set naming the choices otherwise. */
+static int env_choice(const char *name, const char *const *choices, int n, int dflt)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return dflt;
+	char list[128] = "";
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v, choices[i]) == 0)
+			return i;
+		if (*choices[i])
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 *list ? ", " : "", choices[i]);
+	}
+	return err_set("%s=%s is unknown; use one of: %s (or unset it)", name, v, list);
+}
+
 static int bt_vm_create(struct vm *vm)
 {
 	struct bt_state *s = calloc(1, sizeof(*s));
@@ -270,35 +288,18 @@ static int bt_vm_create(struct vm *vm)
 	s->dumpdir = dd && *dd ? dd : NULL;
 	/* Probe groups can be switched off, or made to miss every time so
 	 * that tests run the ungrouped copies (docs/binary-translation.md). */
-	const char *gm = getenv("VMLITE_BT_GROUPS");
-	if (gm && *gm) {
-		if (strcmp(gm, "on") == 0) {
-			s->groups = BT_GROUPS_ON;
-		} else if (strcmp(gm, "off") == 0) {
-			s->groups = BT_GROUPS_OFF;
-		} else if (strcmp(gm, "miss") == 0) {
-			s->groups = BT_GROUPS_MISS;
-		} else {
-			bt_vm_destroy(vm);
-			return err_set("VMLITE_BT_GROUPS=%s is unknown; use on, off or miss", gm);
-		}
-	}
+	static const char *const group_modes[] = { [BT_GROUPS_ON] = "on", [BT_GROUPS_OFF] = "off",
+						   [BT_GROUPS_MISS] = "miss" };
+	s->groups = env_choice("VMLITE_BT_GROUPS", group_modes, 3, BT_GROUPS_ON);
 	/* A deliberate translator bug, so the differential harness can show it
 	 * catches one in the generated code itself (tests/difftest). */
-	const char *inj = getenv("VMLITE_BT_INJECT_BUG");
-	if (inj && *inj) {
-		if (strcmp(inj, "jl-jle") == 0) {
-			s->inject_jl_jle = true;
-		} else if (strcmp(inj, "group-span") == 0) {
-			s->inject_group_span = true;
-		} else if (strcmp(inj, "cf-probe") == 0) {
-			s->inject_cf_probe = true;
-		} else {
-			bt_vm_destroy(vm);
-			return err_set("VMLITE_BT_INJECT_BUG=%s is unknown; the injectable translator "
-				       "bugs are jl-jle, group-span and cf-probe (unset the variable to run "
-				       "correctly)", inj);
-		}
+	static const char *const bugs[] = { [BT_BUG_NONE] = "", [BT_BUG_JL_JLE] = "jl-jle",
+					    [BT_BUG_GROUP_SPAN] = "group-span",
+					    [BT_BUG_CF_PROBE] = "cf-probe" };
+	s->inject = env_choice("VMLITE_BT_INJECT_BUG", bugs, 4, BT_BUG_NONE);
+	if (s->groups < 0 || s->inject < 0) {
+		bt_vm_destroy(vm);
+		return -1;
 	}
 	for (uint64_t i = 0; i <= s->npages; i++)
 		s->page_head[i] = -1;

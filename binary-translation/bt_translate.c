@@ -729,7 +729,7 @@ static int probe_form(struct tctx *t, const struct tinsn *x)
 static void cf_save(struct tctx *t)
 {
 	struct em *e = &t->e;
-	b1(e, 0x65); b1(e, 0x0f); b1(e, t->c->bt->inject_cf_probe ? 0x92 : 0x93);
+	b1(e, 0x65); b1(e, 0x0f); b1(e, t->c->bt->inject == BT_BUG_CF_PROBE ? 0x92 : 0x93);
 	b1(e, 0x04); b1(e, 0x25); b4(e, BT_OFF_TMPCF);
 }
 
@@ -759,7 +759,7 @@ static void group_probe(struct tctx *t, int gi, struct tinsn *x)
 	} else {
 		add_disp(e, R11, g->base, g->lo);
 	}
-	unsigned span = t->c->bt->inject_group_span ? 1 : (unsigned)(g->hi - g->lo);
+	unsigned span = t->c->bt->inject == BT_BUG_GROUP_SPAN ? 1 : (unsigned)(g->hi - g->lo);
 	t->gmiss[gi] = probe_head(t, span, g->write, flagfree);
 	t->gform[gi] = (uint8_t)form;
 	if (t->c->bt->groups == BT_GROUPS_MISS) {
@@ -1691,7 +1691,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		return 0;
 	case K_JCC: {
 		uint8_t cc = x->in.opcode & 0xf;
-		if (cc == 0xc && t->c->bt->inject_jl_jle)
+		if (cc == 0xc && t->c->bt->inject == BT_BUG_JL_JLE)
 			cc = 0xe;
 		jump_exit(t, 0x0f, 0x80 | cc, branch_target(t, x));
 		exit_chain(t, next_rip(t, x));
