@@ -163,6 +163,7 @@ struct bt_cpu {
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t tsc_aux, pat, misc_enable;
+	uint64_t nb_cfg;                /* AMD NB_CFG: Linux sets bit 46 (ECS) */
 	uint64_t xcr0;
 	int cpl;
 	uint32_t mode;
@@ -225,6 +226,7 @@ struct bt_cpu {
 		uint64_t groups, grouped;        /* probe groups formed, accesses in them */
 		uint64_t probes;                 /* accesses translated with their own probe */
 		uint64_t killed, vmi_direct;   /* blocks invalidated; VMI calls without an exit */
+		uint64_t translate_tsc;          /* host TSC ticks spent translating */
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
 	uint16_t jc_fill[2][BT_JC_FILL];

@@ -320,7 +320,11 @@ static void emu_cpuid(struct bt_cpu *c)
 					(1u << 23) | (1u << 24) | (1u << 29);
 				r[0] = 0;
 				r[2] = 0;
-				r[3] = 0;
+				/* SERIALIZE, which the translator implements itself (see
+				 * classify()): Linux's sync_core() otherwise does an IRET
+				 * to itself, and text_poke_early() calls it ~100,000
+				 * times while applying alternatives at boot. */
+				r[3] = 1u << 14;
 			} else {
 				r[0] = r[1] = r[2] = r[3] = 0;
 			}
@@ -412,6 +416,7 @@ static int msr_read(struct bt_cpu *c, uint32_t msr, uint64_t *v)
 	case 0x176: *v = c->sysenter_eip; return 0;
 	case 0x277: *v = c->pat; return 0;
 	case 0x1a0: *v = c->misc_enable; return 0;
+	case 0xc001001f: *v = c->nb_cfg; return 0;
 	case 0x8b: case 0x3a: case 0xfe: case 0x2ff: case 0x179: case 0x17a:
 	case 0xc0010015:
 		*v = 0;
@@ -457,6 +462,11 @@ static int msr_write(struct bt_cpu *c, uint32_t msr, uint64_t v)
 	case 0x176: c->sysenter_eip = v; return 0;
 	case 0x277: c->pat = v; return 0;
 	case 0x1a0: c->misc_enable = v; return 0;
+	/* NB_CFG: Linux's AMD PCI code enables extended config-space access
+	 * here on every AMD family >= 0x10; without it each boot logs two
+	 * "unchecked MSR access" stack traces (and pays ~25 ms of kallsyms
+	 * lookups printing them). We have no northbridge, so it just stores. */
+	case 0xc001001f: c->nb_cfg = v; return 0;
 	case 0x8b: case 0x10: case 0x2ff: case 0x179: case 0x17a:
 		return 0;
 	default:
@@ -1223,7 +1233,9 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 			tm = getenv("VMLITE_BT_TRACE");
 			tm_read = true;
 		}
-		if (tm && bt_emul_hist[d->in.mnemonic] > 60000 && traced < 40 && !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
+		/* Every 64th occurrence, so a histogram of the printed RIPs is a profile. */
+		if (tm && (bt_emul_hist[d->in.mnemonic] & 63) == 0 && traced < 4000 &&
+		    !strcmp(tm, ZydisMnemonicGetString(d->in.mnemonic))) {
 			traced++;
 			fprintf(stderr, "bt trace: rip=%llx bytes", (unsigned long long)c->rip);
 			for (int i = 0; i < d->len; i++)
@@ -1244,6 +1256,7 @@ int bt_emulate(struct bt_cpu *c, struct vcpu_exit *x)
 	case ZYDIS_MNEMONIC_NOP:
 	case ZYDIS_MNEMONIC_PAUSE:
 	case ZYDIS_MNEMONIC_LFENCE: case ZYDIS_MNEMONIC_MFENCE: case ZYDIS_MNEMONIC_SFENCE:
+	case ZYDIS_MNEMONIC_SERIALIZE:
 	case ZYDIS_MNEMONIC_PREFETCH: case ZYDIS_MNEMONIC_PREFETCHW:
 	case ZYDIS_MNEMONIC_PREFETCHT0: case ZYDIS_MNEMONIC_PREFETCHT1:
 	case ZYDIS_MNEMONIC_PREFETCHT2: case ZYDIS_MNEMONIC_PREFETCHNTA:

@@ -407,7 +407,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 		fprintf(stderr, "bt stats: enters %llu chain-exits %llu jc-miss %llu emulated %llu "
 			"polls %llu helper-exits %llu tlb-slow %llu refills %llu bounce %llu smc %llu "
 			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu "
-			"groups %llu grouped-accesses %llu own-probes %llu\n",
+			"groups %llu grouped-accesses %llu own-probes %llu translate-Mtsc %llu\n",
 			(unsigned long long)c->n.enters, (unsigned long long)c->n.chain,
 			(unsigned long long)c->n.lookup, (unsigned long long)c->n.emulate,
 			(unsigned long long)c->n.poll, (unsigned long long)c->n.handled,
@@ -417,7 +417,8 @@ static void bt_vcpu_destroy(struct vcpu *v)
 			(unsigned long long)c->n.flush_cr3, (unsigned long long)c->n.invlpg,
 			(unsigned long long)c->n.irqs, (unsigned long long)c->n.vmi_direct,
 			(unsigned long long)c->n.groups, (unsigned long long)c->n.grouped,
-			(unsigned long long)c->n.probes);
+			(unsigned long long)c->n.probes,
+			(unsigned long long)(c->n.translate_tsc / 1000000));
 	if (getenv("VMLITE_BT_STATS"))
 		bt_emul_hist_print();
 	if (tls_cpu == c)

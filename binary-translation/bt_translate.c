@@ -440,6 +440,11 @@ static int classify(struct tctx *t, struct tinsn *x)
 		return K_NOP;
 	if (m == ZYDIS_MNEMONIC_LFENCE || m == ZYDIS_MNEMONIC_MFENCE || m == ZYDIS_MNEMONIC_SFENCE)
 		return K_GEN;
+	/* SERIALIZE (we advertise it; the host may lack it): what it orders is
+	 * instruction fetch after code writes, and our translations already
+	 * see every code write (page invalidation), and one vCPU runs. */
+	if (m == ZYDIS_MNEMONIC_SERIALIZE)
+		return K_NOP;
 	if (!cat_ok(in->meta.category) || mnemonic_denied(m) ||
 	    (in->attributes & ZYDIS_ATTRIB_IS_PRIVILEGED))
 		return K_EMUL;
@@ -2307,7 +2312,9 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 		b->mode = mode;
 		b->pnext0 = b->pnext1 = -1;
 		c->n.translated++;
+		uint64_t t0 = __builtin_ia32_rdtsc();
 		int r = bt_translate(c, b);
+		c->n.translate_tsc += __builtin_ia32_rdtsc() - t0;
 		if (r < 0) {
 			*err = 1;
 			return NULL;
