@@ -110,12 +110,20 @@ struct bt_block {
 	uint32_t map;           /* index of first (host off, guest rip) pair */
 	uint32_t body_off;      /* code offset past the entry poll */
 	uint32_t nmap;
+	/* Guest code bytes the translation depends on (its instructions and
+	 * whatever liveness peeked at): [dlo0, dhi0) of page0, [0, dhi1) of
+	 * page1. A write elsewhere on the page leaves the block alone. */
+	uint16_t dlo0, dhi0, dhi1;
+	uint8_t *dead;          /* where a killed block's entry jumps: its poll exit */
+	int32_t in_head;        /* chain records linked to this block, -1 */
 };
 
 struct bt_chainrec {
 	int32_t src;            /* block index */
 	uint32_t gen;
 	uint8_t *field;         /* rel32 field to patch */
+	uint8_t *stub;          /* where field jumps while unlinked */
+	int32_t in_next;        /* next record linked to the same block, -1 */
 };
 
 enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
@@ -245,6 +253,7 @@ struct bt_cpu {
 #define BT_CODE_SIZE    (128u << 20)
 #define BT_MAP_MAX      (1 << 22)
 #define BT_CHAIN_MAX    (1 << 18)
+#define BT_SMC_MISS_MAX 64      /* block-missing writes before a code page is dropped whole */
 
 struct bt_state {
 	uint8_t *code;
@@ -254,6 +263,7 @@ struct bt_state {
 	int32_t *hash;
 	int32_t *page_head;     /* per RAM page: first block index or -1 */
 	uint8_t *page_code;     /* per RAM page: nonzero if blocks exist */
+	uint8_t *page_miss;     /* per RAM page: code-page writes that hit no block */
 	uint64_t npages;
 	uint32_t *map;          /* pairs: host offset in block, guest rip low 32 */
 	uint64_t *map_rip;
@@ -419,6 +429,8 @@ int bt_vmi_msr(struct bt_cpu *c, bool write, uint32_t msr, uint64_t *val);
 int bt_translate(struct bt_cpu *c, struct bt_block *b);
 struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err);
 void bt_invalidate_page(struct bt_cpu *c, uint64_t page);
+bool bt_smc_range(struct bt_cpu *c, uint64_t page, unsigned lo, unsigned hi);
+void bt_chain_link(struct bt_cpu *c, struct bt_chainrec *cr, struct bt_block *dst);
 void bt_flush_all(struct bt_cpu *c);
 uint64_t bt_host_to_guest_rip(struct bt_cpu *c, uint64_t host_rip, bool *found);
 

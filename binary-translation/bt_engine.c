@@ -227,6 +227,7 @@ static void bt_vm_destroy(struct vm *vm)
 	free(s->hash);
 	free(s->page_head);
 	free(s->page_code);
+	free(s->page_miss);
 	free(s->map);
 	free(s->map_rip);
 	free(s->chains);
@@ -264,10 +265,11 @@ static int bt_vm_create(struct vm *vm)
 	s->hash = malloc(BT_HASH_SIZE * sizeof(*s->hash));
 	s->page_head = malloc((s->npages + 1) * sizeof(*s->page_head));
 	s->page_code = calloc(s->npages + 1, 1);
+	s->page_miss = calloc(s->npages + 1, 1);
 	s->map = malloc(BT_MAP_MAX * sizeof(*s->map));
 	s->map_rip = malloc(BT_MAP_MAX * sizeof(*s->map_rip));
 	s->chains = malloc(BT_CHAIN_MAX * sizeof(*s->chains));
-	if (!s->code || !s->blocks || !s->hash || !s->page_head || !s->page_code || !s->map ||
+	if (!s->code || !s->blocks || !s->hash || !s->page_head || !s->page_code || !s->page_miss || !s->map ||
 	    !s->map_rip || !s->chains) {
 		bt_vm_destroy(vm);
 		return err_set("cannot allocate the translator's code cache (%u MiB RWX mapping); "
@@ -638,10 +640,8 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 			/* Only if we are really at the branch target (an interrupt
 			 * delivered in between moves RIP elsewhere). */
 			if (pend->gen == s->gen && pend->src >= 0 && pend->src < s->nblocks &&
-			    b->rip == pend_rip && chainable(&s->blocks[pend->src], b)) {
-				int32_t rel = (int32_t)(b->code - (pend->field + 4));
-				__atomic_store_n((int32_t *)pend->field, rel, __ATOMIC_RELEASE);
-			}
+			    b->rip == pend_rip && chainable(&s->blocks[pend->src], b))
+				bt_chain_link(c, pend, b);
 			pend = NULL;
 		}
 		if (b->emulate_first) {

@@ -518,13 +518,20 @@ void bt_pwrite(struct bt_cpu *c, uint64_t gpa, const void *buf, unsigned len)
 	}
 }
 
-/* A write hit a page holding translated code: drop its blocks. The current
- * block (if any) is left after the writing instruction (bounce_smc_exit). */
+/* A write hit a page holding translated code: drop the blocks it changes.
+ * If any died, the current block (it may be one of them) is left after the
+ * writing instruction (bounce_smc_exit). */
 void bt_smc_write(struct bt_cpu *c, uint64_t gpa, unsigned len)
 {
-	(void)len;
-	bt_invalidate_page(c, gpa & ~0xfffull);
-	c->bounce_smc_exit = true;
+	uint64_t end = gpa + (len ? len : 1);
+	bool killed = false;
+	for (uint64_t p = gpa & ~0xfffull; p < end; p += 4096) {
+		uint64_t lo = p > gpa ? p : gpa, hi = end < p + 4096 ? end : p + 4096;
+		if (bt_smc_range(c, p, (unsigned)(lo - p), (unsigned)(hi - p)))
+			killed = true;
+	}
+	if (killed)
+		c->bounce_smc_exit = true;
 }
 
 /* Called by the translator when a block is created on a page: no TLB entry

@@ -76,6 +76,7 @@ struct tctx {
 	uint64_t lin0, end_rip;
 	bool stop_emul;
 	bool emul_next;         /* ins[n] holds the emulated instruction that ends the block */
+	uint16_t dlo, dhi, dhi1; /* code bytes read so far (see struct bt_block) */
 	uint32_t live_end;      /* flags live after the last instruction */
 	/* Probe groups (bt_group.c): the plan, the slot of the member being
 	 * emitted (-1: none) and how far its base moved since the leader, and
@@ -513,6 +514,23 @@ static uint32_t flag_effect(const ZydisDecodedInstruction *in, const ZydisDecode
 	return rd & STATUS_FLAGS;
 }
 
+/* The translation read guest code [lin, lin + len), lin on the block's first
+ * page: a later write there must drop the block (bt_smc_range). */
+static void note_code(struct tctx *t, uint64_t lin, unsigned len)
+{
+	uint64_t off = (lin - t->lin0) + (t->lin0 & 0xfff);
+	uint64_t end = off + len;
+	if (off < t->dlo)
+		t->dlo = (uint16_t)off;
+	if (end > 4096) {
+		if (end - 4096 > t->dhi1)
+			t->dhi1 = (uint16_t)(end - 4096);
+		end = 4096;
+	}
+	if (end > t->dhi)
+		t->dhi = (uint16_t)end;
+}
+
 /* Status flags the code at guest rip may read before writing them. It
  * decodes forward on the block's own first page only: a guest write to that
  * page drops this block too, so the answer cannot go stale. Whatever it
@@ -531,8 +549,11 @@ static uint32_t peek_live(struct tctx *t, uint64_t rip)
 		if ((lin & ~0xfffull) != (t->lin0 & ~0xfffull) || (lin & 0xfff) > 4096 - 15)
 			break;
 		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(t->dec, t->h0 + (lin & 0xfff), 15,
-							 &x.in, x.op)))
+							 &x.in, x.op))) {
+			note_code(t, lin, 15);
 			break;
+		}
+		note_code(t, lin, x.in.length);
 		bt_decode_fixup(&x.in, x.op);
 		x.rip = rip;
 		int k = classify(t, &x);
@@ -1819,6 +1840,7 @@ void bt_flush_all(struct bt_cpu *c)
 	for (uint64_t i = 0; i < s->npages; i++) {
 		s->page_head[i] = -1;
 		s->page_code[i] = 0;
+		s->page_miss[i] = 0;
 	}
 	bt_tlb_flush(c);
 }
@@ -1832,6 +1854,42 @@ static void jc_drop(struct bt_cpu *c, struct bt_block *b)
 	}
 }
 
+/* Chains into b from blocks that stay alive land on its entry: from now on
+ * that jumps to b's poll exit, and the dispatcher translates afresh. */
+static void kill_block(struct bt_cpu *c, struct bt_block *b)
+{
+	struct bt_state *s = c->bt;
+	b->valid = false;
+	c->n.killed++;
+	jc_drop(c, b);
+	if (!b->code)
+		return;
+	if (b->dead) {
+		int32_t rel = (int32_t)(b->dead - (b->code + 5));
+		b->code[0] = 0xe9;
+		memcpy(b->code + 1, &rel, 4);
+	}
+	/* Unlink the chains into b, so blocks that live on ask the dispatcher
+	 * again (and get relinked to b's successor) instead of taking the
+	 * dead entry's exit every time. */
+	for (int32_t i = b->in_head; i >= 0 && (uint32_t)i < s->nchains; i = s->chains[i].in_next) {
+		struct bt_chainrec *cr = &s->chains[i];
+		int32_t cur;
+		memcpy(&cur, cr->field, 4);
+		if (cr->field + 4 + cur == b->code)
+			patch32(cr->field, cr->stub);
+	}
+	b->in_head = -1;
+}
+
+void bt_chain_link(struct bt_cpu *c, struct bt_chainrec *cr, struct bt_block *dst)
+{
+	struct bt_state *s = c->bt;
+	patch32(cr->field, dst->code);
+	cr->in_next = dst->in_head;
+	dst->in_head = (int32_t)(cr - s->chains);
+}
+
 void bt_invalidate_page(struct bt_cpu *c, uint64_t page)
 {
 	struct bt_state *s = c->bt;
@@ -1841,13 +1899,51 @@ void bt_invalidate_page(struct bt_cpu *c, uint64_t page)
 	int32_t bi = s->page_head[pi];
 	while (bi >= 0) {
 		struct bt_block *b = &s->blocks[bi];
-		b->valid = false;
-		c->n.killed++;
-		jc_drop(c, b);
+		if (b->valid)
+			kill_block(c, b);
 		bi = (b->page0 == page) ? b->pnext0 : b->pnext1;
 	}
 	s->page_head[pi] = -1;
 	s->page_code[pi] = 0;
+	s->page_miss[pi] = 0;
+}
+
+/* A guest write to bytes [lo, hi) of a code page drops only the blocks that
+ * read them, so code that patches other code on its own page (Linux applying
+ * alternatives) is not retranslated after every write. A page that takes
+ * many writes hitting no block holds data too: drop it all, so its writes go
+ * back to the inline fast path. Returns whether any block died. */
+bool bt_smc_range(struct bt_cpu *c, uint64_t page, unsigned lo, unsigned hi)
+{
+	struct bt_state *s = c->bt;
+	int64_t pi = page_index(c, page);
+	if (pi < 0)
+		return false;
+	bool killed = false;
+	int32_t *link = &s->page_head[pi];
+	while (*link >= 0) {
+		struct bt_block *b = &s->blocks[*link];
+		bool second = b->page0 != page;
+		int32_t *next = second ? &b->pnext1 : &b->pnext0;
+		unsigned blo = second ? 0 : b->dlo0, bhi = second ? b->dhi1 : b->dhi0;
+		if (b->valid && !(lo < bhi && blo < hi)) {
+			link = next;
+			continue;
+		}
+		if (b->valid) {
+			kill_block(c, b);
+			killed = true;
+		}
+		*link = *next;
+	}
+	if (s->page_head[pi] < 0) {
+		s->page_code[pi] = 0;
+		s->page_miss[pi] = 0;
+	} else if (!killed && ++s->page_miss[pi] >= BT_SMC_MISS_MAX) {
+		bt_invalidate_page(c, page);
+		killed = true;
+	}
+	return killed;
 }
 
 static void register_page(struct bt_cpu *c, struct bt_block *b, int32_t bi, uint64_t page, bool second)
@@ -1937,6 +2033,8 @@ static void emit_stubs(struct tctx *t)
 				cr->src = (int32_t)(t->b - s->blocks);
 				cr->gen = s->gen;
 				cr->field = st->field;
+				cr->stub = e->p;
+				cr->in_next = -1;
 				mov_imm64(e, R11, (uint64_t)cr);
 				gs_store(e, BT_OFF_CHAIN, R11);
 			} else {
@@ -1963,6 +2061,7 @@ static void emit_stubs(struct tctx *t)
 			patch32(st->field, e->p);
 			if (st->kind == ST_POLL)
 				b1(e, 0x4c), b1(e, 0x89), b1(e, 0xd1);  /* mov rcx, r10 */
+			t->b->dead = e->p;
 			store_rip_exit(e, st->target, BT_EXIT_POLL);
 		}
 	}
@@ -2046,6 +2145,13 @@ static int emit_group_copies(struct tctx *t)
 	return 0;
 }
 
+static void set_deps(struct tctx *t)
+{
+	t->b->dlo0 = t->dlo < t->dhi ? t->dlo : 0;
+	t->b->dhi0 = t->dhi;
+	t->b->dhi1 = t->dhi1;
+}
+
 int bt_translate(struct bt_cpu *c, struct bt_block *b)
 {
 	struct bt_state *s = c->bt;
@@ -2084,6 +2190,8 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	b->page1 = ~0ull;
 	uint64_t rip = b->rip;
 	bool stop_emul = false;
+	t.lin0 = lin0;
+	t.dlo = 4096;
 	while (t.n < MAX_INSNS) {
 		uint64_t lin = t.m64 ? rip : ((b->cs_base + rip) & 0xffffffffull);
 		if ((lin & ~0xfffull) != (lin0 & ~0xfffull))
@@ -2093,9 +2201,11 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 		memset(x->bytes, 0, sizeof(x->bytes));
 		int n = fetch_bytes(&t, lin, x->bytes, h0, lin0, &p1);
 		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, x->bytes, n, &x->in, x->op))) {
+			note_code(&t, lin, (unsigned)n);
 			stop_emul = true;
 			break;
 		}
+		note_code(&t, lin, x->in.length);
 		bt_decode_fixup(&x->in, x->op);
 		if ((lin & 0xfff) + x->in.length > 4096) {
 			if (p1 == ~0ull) {
@@ -2123,6 +2233,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 		b->emulate_first = true;
 		b->code = NULL;
 		b->code_len = 0;
+		set_deps(&t);
 		return 0;
 	}
 	t.dec = &dec;
@@ -2205,6 +2316,7 @@ again:
 		b->code = NULL;
 		s->nmap = b->map;
 		b->nmap = 0;
+		set_deps(&t);
 		return 0;
 	}
 	struct tinsn *last = &t.ins[t.n - 1];
@@ -2227,6 +2339,7 @@ again:
 	}
 	b->code_len = (uint32_t)(e->p - e->start);
 	s->code_used += (b->code_len + 15) & ~15u;
+	set_deps(&t);
 	return 0;
 }
 
@@ -2311,6 +2424,7 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 		b->page0 = page;
 		b->mode = mode;
 		b->pnext0 = b->pnext1 = -1;
+		b->in_head = -1;
 		c->n.translated++;
 		uint64_t t0 = __builtin_ia32_rdtsc();
 		int r = bt_translate(c, b);

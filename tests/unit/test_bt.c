@@ -158,6 +158,53 @@ static void test_bt_self_modifying(void)
 	vm_destroy(&vm);
 }
 
+static void test_bt_smc_peeked_code(void)
+{
+	/* The block "xor eax,eax; stc; mov rdx,[DATA]; jmp L" is translated
+	 * while L is "xor ebx,ebx", so CF is dead at its end and the load's
+	 * probe may clobber it. The code at L then rewrites itself to
+	 * "adc eax,eax": a write only to bytes the first block peeked at, not to
+	 * its own, must still drop it, or the second pass adds a lost carry.
+	 *   ecx=2; jmp top; top: xor eax,eax; stc; mov rdx,[0x300000]; jmp L
+	 *   L: xor ebx,ebx; mov word [L],0xc011; dec ecx; jnz top; hlt */
+	static const uint8_t code[] = {
+		0xb9, 0x02, 0x00, 0x00, 0x00, 0xeb, 0x00, 0x31, 0xc0, 0xf9,
+		0x48, 0x8b, 0x14, 0x25, 0x00, 0x00, 0x30, 0x00, 0xeb, 0x00,
+		0x31, 0xdb, 0x66, 0xc7, 0x04, 0x25, 0x14, 0x00, 0x20, 0x00, 0x11, 0xc0,
+		0xff, 0xc9, 0x75, 0xe3, 0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 1);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
+	vm_destroy(&vm);
+}
+
+static void test_bt_smc_chained_target(void)
+{
+	/* S jumps to T and stays valid (it peeks only at T's first, flag-
+	 * writing instruction); T rewrites its own immediate. The second pass
+	 * enters T through S's linked jump, which must now reach the new T.
+	 *   ecx=2; jmp S; S: xor ebx,ebx; jmp T
+	 *   T: cmp edx,edx; mov eax,1; mov byte [imm of that mov],7
+	 *      dec ecx; jnz S; hlt */
+	static const uint8_t code[] = {
+		0xb9, 0x02, 0x00, 0x00, 0x00, 0xeb, 0x00, 0x31, 0xdb, 0xeb, 0x00,
+		0x39, 0xd2, 0xb8, 0x01, 0x00, 0x00, 0x00,
+		0xc6, 0x05, 0xf5, 0xff, 0xff, 0xff, 0x07,
+		0xff, 0xc9, 0x75, 0xea, 0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 7);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
+	vm_destroy(&vm);
+}
+
 static void test_bt_pio32(void)
 {
 	/* 32-bit flat, paging off: mov dx,0x3f8; mov al,'Z'; out dx,al; in al,dx;
@@ -283,6 +330,8 @@ UNIT_SUITE(bt,
 	UNIT_CASE(test_bt_divide_error),
 	UNIT_CASE(test_bt_page_fault),
 	UNIT_CASE(test_bt_self_modifying),
+	UNIT_CASE(test_bt_smc_peeked_code),
+	UNIT_CASE(test_bt_smc_chained_target),
 	UNIT_CASE(test_bt_pio32),
 	UNIT_CASE(test_bt_real_flags),
 	UNIT_CASE(test_bt_real_divide_error),
