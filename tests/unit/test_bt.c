@@ -142,20 +142,26 @@ static void test_bt_page_fault(void)
 	vm_destroy(&vm);
 }
 
+/* Runs 64-bit code to HLT; checks RAX and that the RCX loop count ran out. */
+static void run_to_hlt(const uint8_t *code, size_t len, uint64_t rax)
+{
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, len) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], rax);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
+	vm_destroy(&vm);
+}
+
 static void test_bt_self_modifying(void)
 {
 	/* ecx=2; top: mov eax,1; mov byte [rip+imm of that mov],7; dec ecx; jnz top; hlt */
 	static const uint8_t code[] = { 0xb9, 0x02, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00,
 					0x00, 0xc6, 0x05, 0xf5, 0xff, 0xff, 0xff, 0x07, 0xff,
 					0xc9, 0x75, 0xf0, 0xf4 };
-	struct vm vm;
-	struct vm_config cfg;
-	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
-	struct vcpu_state st;
-	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
-	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 7);
-	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
-	vm_destroy(&vm);
+	run_to_hlt(code, sizeof(code), 7);
 }
 
 static void test_bt_smc_peeked_code(void)
@@ -172,14 +178,7 @@ static void test_bt_smc_peeked_code(void)
 		0x48, 0x8b, 0x14, 0x25, 0x00, 0x00, 0x30, 0x00, 0xeb, 0x00,
 		0x31, 0xdb, 0x66, 0xc7, 0x04, 0x25, 0x14, 0x00, 0x20, 0x00, 0x11, 0xc0,
 		0xff, 0xc9, 0x75, 0xe3, 0xf4 };
-	struct vm vm;
-	struct vm_config cfg;
-	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
-	struct vcpu_state st;
-	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
-	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 1);
-	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
-	vm_destroy(&vm);
+	run_to_hlt(code, sizeof(code), 1);
 }
 
 static void test_bt_smc_chained_target(void)
@@ -195,14 +194,7 @@ static void test_bt_smc_chained_target(void)
 		0x39, 0xd2, 0xb8, 0x01, 0x00, 0x00, 0x00,
 		0xc6, 0x05, 0xf5, 0xff, 0xff, 0xff, 0x07,
 		0xff, 0xc9, 0x75, 0xea, 0xf4 };
-	struct vm vm;
-	struct vm_config cfg;
-	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
-	struct vcpu_state st;
-	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
-	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 7);
-	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
-	vm_destroy(&vm);
+	run_to_hlt(code, sizeof(code), 7);
 }
 
 static void test_bt_pio32(void)
