@@ -269,8 +269,8 @@ static int bt_vm_create(struct vm *vm)
 	s->map = malloc(BT_MAP_MAX * sizeof(*s->map));
 	s->map_rip = malloc(BT_MAP_MAX * sizeof(*s->map_rip));
 	s->chains = malloc(BT_CHAIN_MAX * sizeof(*s->chains));
-	if (!s->code || !s->blocks || !s->hash || !s->page_head || !s->page_code || !s->page_miss || !s->map ||
-	    !s->map_rip || !s->chains) {
+	if (!s->code || !s->blocks || !s->hash || !s->page_head || !s->page_code ||
+	    !s->page_miss || !s->map || !s->map_rip || !s->chains) {
 		bt_vm_destroy(vm);
 		return err_set("cannot allocate the translator's code cache (%u MiB RWX mapping); "
 			       "check ulimit -v and that the kernel allows PROT_EXEC anonymous memory",
