@@ -443,7 +443,7 @@ static int classify(struct tctx *t, struct tinsn *x)
 		return K_GEN;
 	/* SERIALIZE (we advertise it; the host may lack it): what it orders is
 	 * instruction fetch after code writes, and our translations already
-	 * see every code write (page invalidation), and one vCPU runs. */
+	 * see every code write (bt_smc_range), and one vCPU runs. */
 	if (m == ZYDIS_MNEMONIC_SERIALIZE)
 		return K_NOP;
 	if (!cat_ok(in->meta.category) || mnemonic_denied(m) ||
@@ -532,8 +532,9 @@ static void note_code(struct tctx *t, uint64_t lin, unsigned len)
 }
 
 /* Status flags the code at guest rip may read before writing them. It
- * decodes forward on the block's own first page only: a guest write to that
- * page drops this block too, so the answer cannot go stale. Whatever it
+ * decodes forward on the block's own first page only, and note_code()
+ * records what it read: a guest write to those bytes drops this block too,
+ * so the answer cannot go stale. Whatever it
  * cannot follow (a branch, a call, an instruction the translator does not
  * copy or rewrite plainly, the end of the page, 16 instructions) counts as
  * reading every flag still undecided. Dead flags at a block's end let its
