@@ -43,6 +43,7 @@
 #define BT_OFF_A_VMI      0x1b8   /* bt_asm_vmi: VMCALL as a direct helper call */
 #define BT_OFF_GBASE      0x1c0   /* probe groups: host address of each slot's base at its leader */
 #define BT_OFF_TMPCF      0x1e0   /* !CF while a probe that keeps only CF runs */
+#define BT_OFF_A_SYS      0x1e8   /* bt_asm_sys: INVLPG / MOV to CR as a direct helper call */
 #define BT_OFF_TLB        0x1000
 
 #define BT_TLB_BITS       12
@@ -156,7 +157,8 @@ struct bt_cpu {
 	uint64_t a_vmi;
 	uint64_t gbase[4];
 	uint64_t tmp_cf;
-	uint8_t pad1[BT_OFF_TLB - 0x1e8];
+	uint64_t a_sys;
+	uint8_t pad1[BT_OFF_TLB - 0x1f0];
 	struct bt_tlbe tlb[2][BT_TLB_SIZE];     /* [0] CPL0-2, [1] CPL3 */
 	struct bt_jce jc[2][BT_JC_SIZE];
 	/* ---- C-only state ---- */
@@ -234,6 +236,7 @@ struct bt_cpu {
 		uint64_t groups, grouped;        /* probe groups formed, accesses in them */
 		uint64_t probes;                 /* accesses translated with their own probe */
 		uint64_t killed, vmi_direct;   /* blocks invalidated; VMI calls without an exit */
+		uint64_t sys_direct;             /* INVLPG / MOV to CR without an exit */
 		uint64_t translate_tsc;          /* host TSC ticks spent translating */
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
@@ -325,6 +328,7 @@ void bt_asm_slow(void);
 void bt_asm_commit(void);
 void bt_asm_helper(void);
 void bt_asm_vmi(void);
+void bt_asm_sys(void);
 /* VMCALL from translated code (bt_asm_vmi): 0 = continue after the call,
  * 1 = leave for the dispatcher (RIP/REASON set). */
 uint64_t bt_vmi_direct(struct bt_cpu *c);
@@ -408,6 +412,13 @@ uint64_t bt_helper_string(struct bt_cpu *c);
 #define BT_STR_STOS   2
 #define BT_STR_REP    0x100
 #define BT_STR_A32    0x200
+/* INVLPG (linear address in TMP3) and MOV to CR0/2/3/4 from a GPR at CPL 0 in
+ * 64-bit code, called from translated code (bt_asm_sys) without a decode or a
+ * block exit. SLOWINFO: BT_SYS_* | CR number << 8 | GPR number << 16. Returns
+ * as bt_helper_string. */
+uint64_t bt_helper_sys(struct bt_cpu *c);
+#define BT_SYS_INVLPG 1
+#define BT_SYS_WRCR   2
 
 /* Wrappers of the emulator's CR/MSR paths for bt_vmi.c (0 or -1). */
 int bt_emu_cr_read(struct bt_cpu *c, int n, uint64_t *v);

@@ -43,6 +43,7 @@ _Static_assert(offsetof(struct bt_cpu, a_slow) == BT_OFF_A_SLOW, "layout");
 _Static_assert(offsetof(struct bt_cpu, a_commit) == BT_OFF_A_COMMIT, "layout");
 _Static_assert(offsetof(struct bt_cpu, a_helper) == BT_OFF_A_HELPER, "layout");
 _Static_assert(offsetof(struct bt_cpu, a_vmi) == BT_OFF_A_VMI, "layout");
+_Static_assert(offsetof(struct bt_cpu, a_sys) == BT_OFF_A_SYS, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp1) == BT_OFF_TMP1, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp2) == BT_OFF_TMP2, "layout");
 _Static_assert(offsetof(struct bt_cpu, tmp3) == BT_OFF_TMP3, "layout");
@@ -331,6 +332,7 @@ static int bt_vcpu_create(struct vcpu *v)
 	c->a_commit = (uint64_t)(uintptr_t)bt_asm_commit;
 	c->a_helper = (uint64_t)(uintptr_t)bt_asm_helper;
 	c->a_vmi = (uint64_t)(uintptr_t)bt_asm_vmi;
+	c->a_sys = (uint64_t)(uintptr_t)bt_asm_sys;
 	c->mask_idx = (uint64_t)(BT_TLB_SIZE - 1) << 12;
 	c->mask_hi = ~0xfffull;
 	c->mask_jc = BT_JC_SIZE - 1;
@@ -408,7 +410,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 	if (getenv("VMLITE_BT_STATS"))
 		fprintf(stderr, "bt stats: enters %llu chain-exits %llu jc-miss %llu emulated %llu "
 			"polls %llu helper-exits %llu tlb-slow %llu refills %llu bounce %llu smc %llu "
-			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu "
+			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu sys-direct %llu "
 			"groups %llu grouped-accesses %llu own-probes %llu translate-Mtsc %llu\n",
 			(unsigned long long)c->n.enters, (unsigned long long)c->n.chain,
 			(unsigned long long)c->n.lookup, (unsigned long long)c->n.emulate,
@@ -418,6 +420,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 			(unsigned long long)c->n.translated, (unsigned long long)c->n.flush_full,
 			(unsigned long long)c->n.flush_cr3, (unsigned long long)c->n.invlpg,
 			(unsigned long long)c->n.irqs, (unsigned long long)c->n.vmi_direct,
+			(unsigned long long)c->n.sys_direct,
 			(unsigned long long)c->n.groups, (unsigned long long)c->n.grouped,
 			(unsigned long long)c->n.probes,
 			(unsigned long long)(c->n.translate_tsc / 1000000));

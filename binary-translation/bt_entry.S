@@ -171,5 +171,7 @@ bt_asm_commit:
 	HELPER_CALL bt_asm_helper, bt_helper_string
 /* VMCALL into the VMI page, translated as a call (SPEC 6.5) */
 	HELPER_CALL bt_asm_vmi, bt_vmi_direct
+/* INVLPG and MOV to CR at CPL 0 */
+	HELPER_CALL bt_asm_sys, bt_helper_sys
 
 	.section .note.GNU-stack,"",@progbits

@@ -21,7 +21,7 @@
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
 	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG, K_STR,
-	K_VMI, K_RDTSCP
+	K_VMI, K_RDTSCP, K_INVLPG, K_WRCR
 };
 
 struct tinsn {
@@ -365,6 +365,13 @@ static int classify(struct tctx *t, struct tinsn *x)
 	    (op[1].reg.value == ZYDIS_REGISTER_CR0 || op[1].reg.value == ZYDIS_REGISTER_CR2 ||
 	     op[1].reg.value == ZYDIS_REGISTER_CR3 || op[1].reg.value == ZYDIS_REGISTER_CR4))
 		return K_RDCR;          /* reads have no side effects: a load */
+	if (cpl0 && t->m64 && m == ZYDIS_MNEMONIC_INVLPG)
+		return K_INVLPG;        /* bt_helper_sys: no block exit */
+	if (cpl0 && t->m64 && m == ZYDIS_MNEMONIC_MOV && op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    gpr_num(op[1].reg.value) >= 0 &&
+	    (op[0].reg.value == ZYDIS_REGISTER_CR0 || op[0].reg.value == ZYDIS_REGISTER_CR2 ||
+	     op[0].reg.value == ZYDIS_REGISTER_CR3 || op[0].reg.value == ZYDIS_REGISTER_CR4))
+		return K_WRCR;          /* bt_helper_sys: no block exit */
 	if (m == ZYDIS_MNEMONIC_MOV && op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 	    op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 	    ZydisRegisterGetClass(op[1].reg.value) == ZYDIS_REGCLASS_SEGMENT &&
@@ -1680,6 +1687,19 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		return 0;
 	case K_VMI:
 		helper_call(t, x, BT_OFF_A_VMI);
+		return 0;
+	case K_INVLPG:
+		if (emit_ea(t, x, &x->op[0]) < 0)
+			return -1;
+		gs_store(e, BT_OFF_TMP3, R11);
+		gs_store_imm(e, BT_OFF_SLOWINFO, BT_SYS_INVLPG);
+		helper_call(t, x, BT_OFF_A_SYS);
+		return 0;
+	case K_WRCR:
+		gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)(BT_SYS_WRCR |
+			(uint32_t)(x->op[0].reg.value - ZYDIS_REGISTER_CR0) << 8 |
+			(uint32_t)gpr_num(x->op[1].reg.value) << 16));
+		helper_call(t, x, BT_OFF_A_SYS);
 		return 0;
 	case K_RDSEG: {
 		uint32_t off = (uint32_t)offsetof(struct bt_cpu, seg) +

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bt_cpu.h"
 #include "error.h"
 #include "loader.h"
 #include "unit.h"
@@ -197,6 +198,72 @@ static void test_bt_smc_chained_target(void)
 	run_to_hlt(code, sizeof(code), 7);
 }
 
+static void wr_q(struct vm *vm, uint64_t gpa, uint64_t v)
+{
+	mem_write(&vm->mem, gpa, &v, 8);
+}
+
+static void test_bt_sys_in_block(void)
+{
+	/* INVLPG and MOV CR3 run as helper calls inside the block; the loads
+	 * after them in the same block must see the new mappings, where a
+	 * stale soft-TLB entry would still give the old page.
+	 *   mov rax,[0x400000]            ; 2M page 2 -> 0x400000: 0x11
+	 *   mov qword [PDE 2],0x600083    ; now -> 0x600000
+	 *   invlpg [0x400000]
+	 *   mov rbx,[0x400000]            ; 0x22
+	 *   mov rcx,0x320000; mov cr3,rcx ; tables mapping page 2 -> 0x800000
+	 *   mov rdx,[0x400000]            ; 0x33
+	 *   hlt */
+	static const uint8_t code[] = {
+		0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00,
+		0x48, 0xc7, 0x04, 0x25, 0x10, 0xa0, 0x00, 0x00, 0x83, 0x00, 0x60, 0x00,
+		0x0f, 0x01, 0x3c, 0x25, 0x00, 0x00, 0x40, 0x00,
+		0x48, 0x8b, 0x1c, 0x25, 0x00, 0x00, 0x40, 0x00,
+		0x48, 0xc7, 0xc1, 0x00, 0x00, 0x32, 0x00, 0x0f, 0x22, 0xd9,
+		0x48, 0x8b, 0x14, 0x25, 0x00, 0x00, 0x40, 0x00, 0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	wr_q(&vm, 0x400000, 0x11);
+	wr_q(&vm, 0x600000, 0x22);
+	wr_q(&vm, 0x800000, 0x33);
+	wr_q(&vm, 0x320000, 0x321003);                  /* PML4[0] -> PDPT */
+	wr_q(&vm, 0x321000, 0x322003);                  /* PDPT[0] -> PD */
+	for (uint64_t i = 0; i < 8; i++)                /* PD: identity 2M pages... */
+		wr_q(&vm, 0x322000 + 8 * i, (i << 21) | 0x83);
+	wr_q(&vm, 0x322000 + 8 * 2, 0x800083);          /* ...but page 2 -> 0x800000 */
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 0x11);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX], 0x22);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RDX], 0x33);
+	CU_ASSERT_EQUAL(st.cr3, 0x320000);
+	/* and without leaving the block for the emulator */
+	CU_ASSERT_EQUAL(((struct bt_cpu *)vm.vcpus[0].priv)->n.sys_direct, 2);
+	vm_destroy(&vm);
+}
+
+static void test_bt_sys_in_block_fault(void)
+{
+	/* MOV CR4 clearing PAE in long mode is #GP(0) from the helper: precise
+	 * RIP, and the rest of the block does not run.
+	 *   xor esi,esi; mov r8d,1; mov cr4,rsi; mov r8d,2; hlt */
+	static const uint8_t code[] = { 0x31, 0xf6, 0x41, 0xb8, 0x01, 0x00, 0x00, 0x00,
+					0x0f, 0x22, 0xe6, 0x41, 0xb8, 0x02, 0x00, 0x00, 0x00,
+					0xf4 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX], 0);            /* the handler ran: error code */
+	CU_ASSERT_EQUAL(st.gpr[GPR_RSI], CODE + 8);     /* and the frame's RIP is the MOV CR4 */
+	CU_ASSERT_EQUAL(st.gpr[GPR_R8], 1);
+	CU_ASSERT_EQUAL(st.cr4 & X86_CR4_PAE, X86_CR4_PAE);
+	vm_destroy(&vm);
+}
+
 static void test_bt_pio32(void)
 {
 	/* 32-bit flat, paging off: mov dx,0x3f8; mov al,'Z'; out dx,al; in al,dx;
@@ -324,6 +391,8 @@ UNIT_SUITE(bt,
 	UNIT_CASE(test_bt_self_modifying),
 	UNIT_CASE(test_bt_smc_peeked_code),
 	UNIT_CASE(test_bt_smc_chained_target),
+	UNIT_CASE(test_bt_sys_in_block),
+	UNIT_CASE(test_bt_sys_in_block_fault),
 	UNIT_CASE(test_bt_pio32),
 	UNIT_CASE(test_bt_real_flags),
 	UNIT_CASE(test_bt_real_divide_error),
