@@ -98,6 +98,7 @@ struct tctx {
 
 static uint64_t branch_target(struct tctx *t, struct tinsn *x);
 static int classify(struct tctx *t, struct tinsn *x);
+static int raw_lea_r11(const struct tinsn *x, uint8_t *out);
 static struct tinsn *g_ins;
 static unsigned site_align;    /* next site(): required alignment (0, 16, 32) for #GP priority */
 static struct stub *g_stubs;
@@ -988,6 +989,8 @@ static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o
 	bool a32 = x->in.address_width == 32;
 	ZydisRegister base = o->mem.base, index = o->mem.index;
 	int64_t disp = o->mem.disp.value;
+	uint8_t buf[16];
+	int n;
 	if (base == ZYDIS_REGISTER_RIP || base == ZYDIS_REGISTER_EIP) {
 		uint64_t a = next_rip(t, x) + (uint64_t)disp;
 		if (a32)
@@ -998,6 +1001,9 @@ static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o
 		if (a32)
 			a &= 0xffffffffull;
 		mov_imm64(e, R11, a);
+	} else if (t->m64 && !a32 && !displaced(base) && !displaced(index) &&
+		   (n = raw_lea_r11(x, buf)) > 0) {
+		bn(e, buf, n);
 	} else {
 		ZydisEncoderRequest r;
 		memset(&r, 0, sizeof(r));
@@ -1020,8 +1026,6 @@ static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o
 		r.operands[1].mem.scale = index != ZYDIS_REGISTER_NONE ? (o->mem.scale ? o->mem.scale : 1) : 0;
 		r.operands[1].mem.displacement = a32 ? (int64_t)(int32_t)disp : disp;
 		r.operands[1].mem.size = a32 ? 4 : 8;
-		uint8_t buf[16];
-		int n;
 		if (encode(t, &r, buf, &n) < 0)
 			return -1;
 		bn(e, buf, n);
@@ -1059,6 +1063,78 @@ static void member_ea(struct tctx *t)
 }
 
 /* --------------------------------------------------------- instruction kinds */
+/* The instruction's own bytes with its ModRM memory operand replaced by
+ * [r11 + disp]: what the Zydis encoder would produce for the common case
+ * (64-bit legacy encoding, no displaced register, no AH..BH), at a fraction
+ * of the cost: a Linux boot rewrites ~150,000 memory operands. Segment and
+ * address-size prefixes are dropped (r11 holds the linear address); REX
+ * gains B and loses X. Returns the length, or -1 for the encoder path. */
+static int raw_mem_r11(const struct tinsn *x, int64_t disp, uint8_t *out)
+{
+	const ZydisDecodedInstruction *in = &x->in;
+	if (in->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY ||
+	    !(in->attributes & ZYDIS_ATTRIB_HAS_MODRM) || in->raw.modrm.mod == 3 ||
+	    disp < INT32_MIN || disp > INT32_MAX)
+		return -1;
+	bool has_rex = in->attributes & ZYDIS_ATTRIB_HAS_REX;
+	unsigned npre = in->raw.prefix_count - (has_rex ? 1 : 0);
+	unsigned op0 = in->raw.prefix_count, mo = in->raw.modrm.offset;
+	unsigned tail = mo + 1 + ((in->attributes & ZYDIS_ATTRIB_HAS_SIB) ? 1 : 0) +
+			in->raw.disp.size / 8;
+	if (op0 >= mo || tail > in->length)
+		return -1;
+	int n = 0;
+	for (unsigned i = 0; i < npre; i++) {
+		uint8_t b = x->bytes[i];
+		if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65 ||
+		    b == 0x67)
+			continue;
+		out[n++] = b;
+	}
+	out[n++] = (uint8_t)(((has_rex ? x->bytes[in->raw.rex.offset] : 0x40) & ~0x02) | 0x01);
+	for (unsigned i = op0; i < mo; i++)
+		out[n++] = x->bytes[i];
+	uint8_t reg = (uint8_t)(x->bytes[mo] & 0x38);
+	if (disp == 0) {
+		out[n++] = (uint8_t)(0x00 | reg | 3);
+	} else if (disp >= -128 && disp <= 127) {
+		out[n++] = (uint8_t)(0x40 | reg | 3);
+		out[n++] = (uint8_t)disp;
+	} else {
+		out[n++] = (uint8_t)(0x80 | reg | 3);
+		uint32_t d = (uint32_t)disp;
+		memcpy(out + n, &d, 4);
+		n += 4;
+	}
+	for (unsigned i = tail; i < in->length; i++)
+		out[n++] = x->bytes[i];
+	return n;
+}
+
+/* lea r11, [the instruction's own base + index*scale + disp], copied from
+ * its ModRM/SIB/displacement bytes (see raw_mem_r11); -1 when those do not
+ * name the operand plainly. */
+static int raw_lea_r11(const struct tinsn *x, uint8_t *out)
+{
+	const ZydisDecodedInstruction *in = &x->in;
+	if (in->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY || in->address_width != 64 ||
+	    !(in->attributes & ZYDIS_ATTRIB_HAS_MODRM) || in->raw.modrm.mod == 3)
+		return -1;
+	unsigned mo = in->raw.modrm.offset;
+	unsigned end = mo + 1 + ((in->attributes & ZYDIS_ATTRIB_HAS_SIB) ? 1 : 0) +
+		       in->raw.disp.size / 8;
+	if (end > in->length)
+		return -1;
+	uint8_t rx = (in->attributes & ZYDIS_ATTRIB_HAS_REX) ? x->bytes[in->raw.rex.offset] : 0;
+	int n = 0;
+	out[n++] = (uint8_t)(0x4c | (rx & 0x03));               /* REX.W.R + the original X, B */
+	out[n++] = 0x8d;
+	out[n++] = (uint8_t)((x->bytes[mo] & 0xc7) | (3 << 3));
+	for (unsigned i = mo + 1; i < end; i++)
+		out[n++] = x->bytes[i];
+	return n;
+}
+
 static int emit_gen(struct tctx *t, struct tinsn *x)
 {
 	struct em *e = &t->e;
@@ -1109,13 +1185,6 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		ndisp = 1;
 		disp_regs[0] = x->op[1].reg.value;
 	}
-	ZydisEncoderRequest r;
-	if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(in, x->op,
-			in->operand_count_visible, &r)))
-		return -1;
-	r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
-	r.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_ADDRESSSIZE);
-	r.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
 	int scratch_of[2] = { R10, R11 };
 	/* AH..BH cannot be encoded with a REX prefix, so [r11] is impossible:
 	 * borrow a legacy register (saved in the block) as the base instead. */
@@ -1144,6 +1213,22 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 				return -1;
 		}
 	}
+	uint8_t tail[64];
+	int tl = 0;
+	int fast = -1;
+	if (t->m64 && mem >= 0 && ndisp == 0 && borrow < 0 && !bitmem)
+		fast = raw_mem_r11(x, t->cur_slot >= 0 ? member_disp(t, &x->op[mem]) : 0, tail);
+	ZydisEncoderRequest r;
+	if (fast < 0) {
+		if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(in, x->op,
+				in->operand_count_visible, &r)))
+			return -1;
+		r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+		r.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_ADDRESSSIZE);
+		r.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+	} else {
+		r.operand_count = 0;
+	}
 	for (int i = 0; i < r.operand_count; i++) {
 		ZydisEncoderOperand *o = &r.operands[i];
 		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -1166,8 +1251,6 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 			}
 		}
 	}
-	uint8_t tail[64];
-	int tl = 0;
 	/* The borrowed base first: the displaced loads may overwrite r11. */
 	if (borrow >= 0) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
@@ -1193,8 +1276,8 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		}
 		tl = (int)(te.p - tail);
 	}
-	int n;
-	if (encode(t, &r, tail + tl, &n) < 0)
+	int n = fast;
+	if (fast < 0 && encode(t, &r, tail + tl, &n) < 0)
 		return -1;
 	tl += n;
 	if (borrow >= 0) {
