@@ -491,7 +491,9 @@ static bool is_terminator(int k)
 	       k == K_JMP_IND || k == K_RET;
 }
 
-/* Status flags an instruction reads, and those it surely writes. */
+/* Status flags an instruction reads, and those it surely writes. op may be
+ * NULL (decoded without operands): shift counts then come from the raw
+ * immediate. */
 static uint32_t flag_effect(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op,
 			    uint32_t *wr_out)
 {
@@ -509,10 +511,12 @@ static uint32_t flag_effect(const ZydisDecodedInstruction *in, const ZydisDecode
 	if (cat == ZYDIS_CATEGORY_SHIFT || cat == ZYDIS_CATEGORY_ROTATE) {
 		/* A zero count leaves the flags alone. */
 		bool zero_possible = true;
-		for (int k = 0; k < in->operand_count_visible; k++)
+		for (int k = 0; op && k < in->operand_count_visible; k++)
 			if (op[k].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
 			    (op[k].imm.value.u & 0x1f) != 0)
 				zero_possible = false;
+		if (!op && in->raw.imm[0].size && (in->raw.imm[0].value.u & 0x1f) != 0)
+			zero_possible = false;
 		if (in->operand_count_visible == 1)
 			zero_possible = false;      /* shift by 1 */
 		if (zero_possible)
@@ -547,34 +551,63 @@ static void note_code(struct tctx *t, uint64_t lin, unsigned len)
  * copy or rewrite plainly, the end of the page, 16 instructions) counts as
  * reading every flag still undecided. Dead flags at a block's end let its
  * memory probes use the short sub/cmp form instead of the flag-free one. */
+/* What the liveness peek may decode through: straight-line computational
+ * code (as cat_ok/mnemonic_denied judge it for translation), and the
+ * conditional branch that ends it. Decided from the instruction alone, so
+ * the peek skips Zydis's operand decoding, a third of its cost. Emulated
+ * forms of these (segment or control registers...) have the same
+ * architectural flag effects, so following them is as exact as stopping. */
+enum { PK_STOP, PK_PLAIN, PK_JCC };
+
+static int peek_kind(const ZydisDecodedInstruction *in)
+{
+	ZydisMnemonic m = in->mnemonic;
+	if (in->encoding == ZYDIS_INSTRUCTION_ENCODING_EVEX ||
+	    in->encoding == ZYDIS_INSTRUCTION_ENCODING_MVEX ||
+	    (in->attributes & ZYDIS_ATTRIB_IS_PRIVILEGED) || mnemonic_denied(m))
+		return PK_STOP;
+	switch (in->meta.category) {
+	case ZYDIS_CATEGORY_COND_BR:
+		if (m == ZYDIS_MNEMONIC_JCXZ || m == ZYDIS_MNEMONIC_JECXZ || m == ZYDIS_MNEMONIC_JRCXZ ||
+		    m == ZYDIS_MNEMONIC_LOOP || m == ZYDIS_MNEMONIC_LOOPE || m == ZYDIS_MNEMONIC_LOOPNE)
+			return PK_STOP;
+		return PK_JCC;
+	case ZYDIS_CATEGORY_PUSH:
+		return m == ZYDIS_MNEMONIC_PUSH ? PK_PLAIN : PK_STOP;
+	case ZYDIS_CATEGORY_POP:
+		return m == ZYDIS_MNEMONIC_POP ? PK_PLAIN : PK_STOP;
+	case ZYDIS_CATEGORY_NOP: case ZYDIS_CATEGORY_WIDENOP: case ZYDIS_CATEGORY_PREFETCH:
+		return PK_PLAIN;
+	default:
+		return m == ZYDIS_MNEMONIC_LEA || cat_ok(in->meta.category) ? PK_PLAIN : PK_STOP;
+	}
+}
+
 static uint32_t peek_live(struct tctx *t, uint64_t rip)
 {
 	uint32_t live = 0, open = STATUS_FLAGS;
 	if (!t->h0 || t->c->bt->precise_flags)
 		return STATUS_FLAGS;
-	struct tinsn x;
+	ZydisDecodedInstruction in;
 	for (int i = 0; i < 16 && open; i++) {
 		uint64_t lin = t->m64 ? rip : ((t->b->cs_base + rip) & 0xffffffffull);
 		if ((lin & ~0xfffull) != (t->lin0 & ~0xfffull) || (lin & 0xfff) > 4096 - 15)
 			break;
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(t->dec, t->h0 + (lin & 0xfff), 15,
-							 &x.in, x.op))) {
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(t->dec, NULL, t->h0 + (lin & 0xfff), 15,
+								&in))) {
 			note_code(t, lin, 15);
 			break;
 		}
-		note_code(t, lin, x.in.length);
-		bt_decode_fixup(&x.in, x.op);
-		x.rip = rip;
-		int k = classify(t, &x);
-		if (k != K_GEN && k != K_NOP && k != K_LEA && k != K_PUSH && k != K_POP &&
-		    k != K_PUSHM && k != K_JCC && k != K_JMP)
+		note_code(t, lin, in.length);
+		int k = peek_kind(&in);
+		if (k == PK_STOP)
 			break;
-		uint32_t wr, rd = flag_effect(&x.in, x.op, &wr);
+		uint32_t wr, rd = flag_effect(&in, NULL, &wr);
 		live |= rd & open;
 		open &= ~wr;
-		if (k == K_JCC || k == K_JMP)
+		if (k == PK_JCC)
 			break;
-		rip += x.in.length;
+		rip += in.length;
 		if (!t->m64)
 			rip &= 0xffffffffull;
 	}
