@@ -237,6 +237,7 @@ struct bt_cpu {
 		uint64_t probes;                 /* accesses translated with their own probe */
 		uint64_t killed, vmi_direct;   /* blocks invalidated; VMI calls without an exit */
 		uint64_t sys_direct;             /* INVLPG / MOV to CR without an exit */
+		uint64_t retpolines;             /* retpoline thunks translated as one jump */
 		uint64_t translate_tsc;          /* host TSC ticks spent translating */
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */

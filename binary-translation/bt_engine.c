@@ -410,7 +410,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 	if (getenv("VMLITE_BT_STATS"))
 		fprintf(stderr, "bt stats: enters %llu chain-exits %llu jc-miss %llu emulated %llu "
 			"polls %llu helper-exits %llu tlb-slow %llu refills %llu bounce %llu smc %llu "
-			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu sys-direct %llu "
+			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu sys-direct %llu retpolines %llu "
 			"groups %llu grouped-accesses %llu own-probes %llu translate-Mtsc %llu\n",
 			(unsigned long long)c->n.enters, (unsigned long long)c->n.chain,
 			(unsigned long long)c->n.lookup, (unsigned long long)c->n.emulate,
@@ -420,7 +420,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 			(unsigned long long)c->n.translated, (unsigned long long)c->n.flush_full,
 			(unsigned long long)c->n.flush_cr3, (unsigned long long)c->n.invlpg,
 			(unsigned long long)c->n.irqs, (unsigned long long)c->n.vmi_direct,
-			(unsigned long long)c->n.sys_direct,
+			(unsigned long long)c->n.sys_direct, (unsigned long long)c->n.retpolines,
 			(unsigned long long)c->n.groups, (unsigned long long)c->n.grouped,
 			(unsigned long long)c->n.probes,
 			(unsigned long long)(c->n.translate_tsc / 1000000));

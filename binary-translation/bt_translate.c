@@ -21,7 +21,7 @@
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
 	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG, K_STR,
-	K_VMI, K_RDTSCP, K_INVLPG, K_WRCR
+	K_VMI, K_RDTSCP, K_INVLPG, K_WRCR, K_RETPOLINE
 };
 
 struct tinsn {
@@ -94,6 +94,8 @@ struct tctx {
 	uint8_t *gmiss[MAX_INSNS / 2];
 	uint8_t gform[MAX_INSNS / 2];
 	uint8_t *post[MAX_INSNS];
+	int rp_reg;             /* K_RETPOLINE: the thunk's register, the RIPs of its */
+	uint64_t rp_jmp, rp_ret; /* jump to the return thunk and of its RET */
 };
 
 static uint64_t branch_target(struct tctx *t, struct tinsn *x);
@@ -488,7 +490,7 @@ static int classify(struct tctx *t, struct tinsn *x)
 static bool is_terminator(int k)
 {
 	return k == K_JMP || k == K_JCC || k == K_LOOP || k == K_CALL || k == K_CALL_IND ||
-	       k == K_JMP_IND || k == K_RET;
+	       k == K_JMP_IND || k == K_RET || k == K_RETPOLINE;
 }
 
 /* Status flags an instruction reads, and those it surely writes. op may be
@@ -1928,6 +1930,20 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 			return -1;
 		indirect(t, x->rip, 0);
 		return 0;
+	case K_RETPOLINE: {
+		/* The state after the thunk's MOV ([rsp-8] = REG, RSP - 8: a
+		 * fault is the CALL's, SMC continues at the jump), then its RET
+		 * without reloading what was just stored. */
+		int g = t->rp_reg;
+		push_value(t, x, 8, g, false, 0, t->rp_jmp);
+		rsp_update(e, 8, true);
+		if (g == GPR_R10 || g == GPR_R11)
+			gs_load(e, R11, BT_OFF_GPR + 8 * g, true);
+		else
+			mov_rr(e, R11, g, true);
+		indirect(t, t->rp_ret, 8);
+		return 0;
+	}
 	case K_RET: {
 		int n = t->m64 ? 8 : 4;
 		int extra = 0;
@@ -2289,6 +2305,48 @@ static void set_deps(struct tctx *t)
 	t->b->dhi1 = t->dhi1;
 }
 
+/* A retpoline thunk (Linux's __x86_indirect_thunk_REG, GCC's
+ * -mindirect-branch=thunk) at the block's start:
+ *   X:    call X+12            e8 07 00 00 00
+ *   X+5:  pause; lfence; jmp X+5   (speculation trap, never reached)
+ *   X+12: mov [rsp], REG       48/4c 89 modrm 24
+ *   X+16: ret                  c3, or jmp T with T: ret, on the same page
+ * Architecturally that is [rsp-8] = REG and a jump to REG, which the
+ * translator does in one block instead of three (call, mov+jmp, ret) and one
+ * jump-cache lookup instead of a push, a store and a return. Speculation
+ * hardening means nothing here: the host's own branch predictor sees only
+ * our jump-cache dispatch. Every kernel indirect call goes through one of
+ * these on a retpoline build. Returns REG, or -1. */
+static int retpoline_reg(struct tctx *t, const uint8_t *h0, uint64_t lin0)
+{
+	static const uint8_t head[12] = { 0xe8, 7, 0, 0, 0, 0xf3, 0x90, 0x0f, 0xae, 0xe8, 0xeb, 0xf9 };
+	unsigned off = lin0 & 0xfff;
+	if (off > 4096 - 21)
+		return -1;
+	const uint8_t *p = h0 + off;
+	if (memcmp(p, head, sizeof(head)) || (p[12] != 0x48 && p[12] != 0x4c) || p[13] != 0x89 ||
+	    (p[14] & 0xc7) != 0x04 || p[15] != 0x24)
+		return -1;
+	int reg = ((p[12] & 4) << 1) | ((p[14] >> 3) & 7);
+	if (reg == GPR_RSP)
+		return -1;
+	uint64_t ret = lin0 + 16;
+	note_code(t, lin0, 21);
+	if (p[16] == 0xe9) {
+		int32_t rel;
+		memcpy(&rel, p + 17, 4);
+		ret = lin0 + 21 + (uint64_t)(int64_t)rel;
+		if ((ret & ~0xfffull) != (lin0 & ~0xfffull))
+			return -1;
+		note_code(t, ret, 1);
+	}
+	if (h0[ret & 0xfff] != 0xc3)
+		return -1;
+	t->rp_jmp = lin0 + 16;
+	t->rp_ret = ret;
+	return reg;
+}
+
 int bt_translate(struct bt_cpu *c, struct bt_block *b)
 {
 	struct bt_state *s = c->bt;
@@ -2353,6 +2411,11 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 		}
 		x->rip = rip;
 		x->kind = classify(&t, x);
+		if (t.n == 0 && x->kind == K_CALL && t.m64 &&
+		    (t.rp_reg = retpoline_reg(&t, h0, lin0)) >= 0) {
+			x->kind = K_RETPOLINE;
+			c->n.retpolines++;
+		}
 		if (x->kind == K_EMUL) {
 			stop_emul = true;
 			t.emul_next = true;

@@ -264,6 +264,55 @@ static void test_bt_sys_in_block_fault(void)
 	vm_destroy(&vm);
 }
 
+/* lea r9,[target]; (bts r9,63;) call thunk; hlt; target: mov ebx,0x42; ret
+ * thunk: call 1f; pause; lfence; jmp thunk+5; 1: mov [rsp],r9; jmp T; int3
+ * T: ret */
+static const uint8_t rp_lea[] = { 0x4c, 0x8d, 0x0d, 0x06, 0x00, 0x00, 0x00 };
+static const uint8_t rp_bts[] = { 0x49, 0x0f, 0xba, 0xe9, 0x3f };
+static const uint8_t rp_rest[] = {
+	0xe8, 0x07, 0x00, 0x00, 0x00, 0xf4, 0xbb, 0x42, 0x00, 0x00, 0x00, 0xc3,
+	0xe8, 0x07, 0x00, 0x00, 0x00, 0xf3, 0x90, 0x0f, 0xae, 0xe8, 0xeb, 0xf9,
+	0x4c, 0x89, 0x0c, 0x24, 0xe9, 0x01, 0x00, 0x00, 0x00, 0xcc, 0xc3 };
+
+static void run_retpoline(bool bad_target, struct vm *vm, struct vcpu_state *st)
+{
+	uint8_t code[64];
+	size_t n = 0;
+	memcpy(code, rp_lea, sizeof(rp_lea));
+	n += sizeof(rp_lea);
+	if (bad_target) {
+		memcpy(code + n, rp_bts, sizeof(rp_bts));
+		n += sizeof(rp_bts);
+	}
+	memcpy(code + n, rp_rest, sizeof(rp_rest));
+	n += sizeof(rp_rest);
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(vm, &cfg, code, n) == 0);
+	CU_ASSERT_EQUAL(run(vm, st), EXIT_HLT);
+	/* translated as one block, not call + mov/jmp + ret */
+	CU_ASSERT_EQUAL(((struct bt_cpu *)vm->vcpus[0].priv)->n.retpolines, 1);
+}
+
+static void test_bt_retpoline(void)
+{
+	struct vm vm;
+	struct vcpu_state st;
+	run_retpoline(false, &vm, &st);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX], 0x42);         /* reached the target */
+	CU_ASSERT_EQUAL(st.gpr[GPR_RSP], STACK);        /* and came back through its RET */
+	/* the thunk's store below the stack */
+	CU_ASSERT_EQUAL(*(uint64_t *)mem_gpa_to_hva(&vm.mem, STACK - 16, 8), CODE + 0xd);
+	vm_destroy(&vm);
+	/* A non-canonical target is #GP on the thunk's RET, RSP before its pop. */
+	run_retpoline(true, &vm, &st);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RBX], 0);            /* error code, from the handler */
+	CU_ASSERT_EQUAL(st.gpr[GPR_RSI], CODE + 5 + 0x29); /* RIP: the RET */
+	uint64_t *frame = mem_gpa_to_hva(&vm.mem, st.gpr[GPR_RSP], 48);
+	CU_ASSERT_FATAL(frame != NULL);
+	CU_ASSERT_EQUAL(frame[4], STACK - 16);          /* the frame's RSP */
+	vm_destroy(&vm);
+}
+
 static void test_bt_pio32(void)
 {
 	/* 32-bit flat, paging off: mov dx,0x3f8; mov al,'Z'; out dx,al; in al,dx;
@@ -393,6 +442,7 @@ UNIT_SUITE(bt,
 	UNIT_CASE(test_bt_smc_chained_target),
 	UNIT_CASE(test_bt_sys_in_block),
 	UNIT_CASE(test_bt_sys_in_block_fault),
+	UNIT_CASE(test_bt_retpoline),
 	UNIT_CASE(test_bt_pio32),
 	UNIT_CASE(test_bt_real_flags),
 	UNIT_CASE(test_bt_real_divide_error),
