@@ -536,16 +536,31 @@ void bt_smc_write(struct bt_cpu *c, uint64_t gpa, unsigned len)
 
 /* Called by the translator when a block is created on a page: no TLB entry
  * may keep a write tag for it. */
+static void code_page_unwrite(struct bt_cpu *c, int t, unsigned i, const uint8_t *h)
+{
+	if (!bt_tlb_dead(c->tlb[t][i].tag_w) && c->tlb[t][i].host == (uint64_t)h)
+		c->tlb[t][i].tag_w = bt_tlb_invalid(i);
+}
+
 void bt_code_page_mark(struct bt_cpu *c, uint64_t gpa)
 {
 	bool rom;
 	uint8_t *h = gpa_host(c, gpa & ~0xfffull, &rom);
 	if (!h)
 		return;
-	for (int t = 0; t < 2; t++)
-		for (unsigned i = 0; i < BT_TLB_SIZE; i++)
-			if (!bt_tlb_dead(c->tlb[t][i].tag_w) && c->tlb[t][i].host == (uint64_t)h)
-				c->tlb[t][i].tag_w = bt_tlb_invalid(i);
+	/* Only listed slots can be live (see tlb_note): a few hundred during a
+	 * boot against 2 x 4096, and a boot marks thousands of code pages. */
+	for (int t = 0; t < 2; t++) {
+		if (c->tlb_ovf[t]) {
+			for (unsigned i = 0; i < BT_TLB_SIZE; i++)
+				code_page_unwrite(c, t, i, h);
+			continue;
+		}
+		for (unsigned k = 0; k < c->tlb_nfill[t]; k++)
+			code_page_unwrite(c, t, c->tlb_fill[t][k], h);
+		for (unsigned k = 0; k < c->tlb_ngfill[t]; k++)
+			code_page_unwrite(c, t, c->tlb_gfill[t][k], h);
+	}
 }
 
 static int access_fault(struct bt_cpu *c, int r, uint64_t lin, uint32_t err, bool stack)

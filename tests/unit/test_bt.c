@@ -198,6 +198,29 @@ static void test_bt_smc_chained_target(void)
 	run_to_hlt(code, sizeof(code), 7);
 }
 
+static void test_bt_smc_writable_tlb(void)
+{
+	/* A page written before it holds code has a writable soft-TLB entry;
+	 * translating code there must revoke it, or the later write through
+	 * the fast path leaves the old translation running.
+	 *   mov byte [L+1],5; ecx=2; top: call L; mov byte [L+1],7; dec ecx;
+	 *   jnz top; hlt        L (next page): mov al,imm8; ret */
+	static const uint8_t code[] = {
+		0xc6, 0x04, 0x25, 0x01, 0x10, 0x20, 0x00, 0x05, 0xb9, 0x02, 0x00, 0x00, 0x00,
+		0xe8, 0xee, 0x0f, 0x00, 0x00, 0xc6, 0x04, 0x25, 0x01, 0x10, 0x20, 0x00, 0x07,
+		0xff, 0xc9, 0x75, 0xef, 0xf4 };
+	static const uint8_t fn[] = { 0xb0, 0x00, 0xc3 };
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	mem_write(&vm.mem, CODE + 0x1000, fn, sizeof(fn));
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], 7);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
+	vm_destroy(&vm);
+}
+
 static void wr_q(struct vm *vm, uint64_t gpa, uint64_t v)
 {
 	mem_write(&vm->mem, gpa, &v, 8);
@@ -440,6 +463,7 @@ UNIT_SUITE(bt,
 	UNIT_CASE(test_bt_self_modifying),
 	UNIT_CASE(test_bt_smc_peeked_code),
 	UNIT_CASE(test_bt_smc_chained_target),
+	UNIT_CASE(test_bt_smc_writable_tlb),
 	UNIT_CASE(test_bt_sys_in_block),
 	UNIT_CASE(test_bt_sys_in_block_fault),
 	UNIT_CASE(test_bt_retpoline),
