@@ -534,14 +534,14 @@ void bt_smc_write(struct bt_cpu *c, uint64_t gpa, unsigned len)
 		c->bounce_smc_exit = true;
 }
 
-/* Called by the translator when a block is created on a page: no TLB entry
- * may keep a write tag for it. */
 static void code_page_unwrite(struct bt_cpu *c, int t, unsigned i, const uint8_t *h)
 {
 	if (!bt_tlb_dead(c->tlb[t][i].tag_w) && c->tlb[t][i].host == (uint64_t)h)
 		c->tlb[t][i].tag_w = bt_tlb_invalid(i);
 }
 
+/* Called by the translator when a block is created on a page: no TLB entry
+ * may keep a write tag for it. */
 void bt_code_page_mark(struct bt_cpu *c, uint64_t gpa)
 {
 	bool rom;

@@ -545,14 +545,6 @@ static void note_code(struct tctx *t, uint64_t lin, unsigned len)
 		t->dhi = (uint16_t)end;
 }
 
-/* Status flags the code at guest rip may read before writing them. It
- * decodes forward on the block's own first page only, and note_code()
- * records what it read: a guest write to those bytes drops this block too,
- * so the answer cannot go stale. Whatever it
- * cannot follow (a branch, a call, an instruction the translator does not
- * copy or rewrite plainly, the end of the page, 16 instructions) counts as
- * reading every flag still undecided. Dead flags at a block's end let its
- * memory probes use the short sub/cmp form instead of the flag-free one. */
 /* What the liveness peek may decode through: straight-line computational
  * code (as cat_ok/mnemonic_denied judge it for translation), and the
  * conditional branch that ends it. Decided from the instruction alone, so
@@ -585,6 +577,14 @@ static int peek_kind(const ZydisDecodedInstruction *in)
 	}
 }
 
+/* Status flags the code at guest rip may read before writing them. It
+ * decodes forward on the block's own first page only, and note_code()
+ * records what it read: a guest write to those bytes drops this block too,
+ * so the answer cannot go stale. Whatever it cannot follow (a branch, a
+ * call, what peek_kind does not call plain, the end of the page, 16
+ * instructions) counts as
+ * reading every flag still undecided. Dead flags at a block's end let its
+ * memory probes use the short sub/cmp form instead of the flag-free one. */
 static uint32_t peek_live(struct tctx *t, uint64_t rip)
 {
 	uint32_t live = 0, open = STATUS_FLAGS;
