@@ -342,6 +342,13 @@ static bool mnemonic_denied(ZydisMnemonic m)
 	}
 }
 
+/* CR0, CR2, CR3, CR4: no device behind them (CR8 is the LAPIC's TPR). */
+static bool plain_cr(ZydisRegister r)
+{
+	return r == ZYDIS_REGISTER_CR0 || r == ZYDIS_REGISTER_CR2 || r == ZYDIS_REGISTER_CR3 ||
+	       r == ZYDIS_REGISTER_CR4;
+}
+
 static int classify(struct tctx *t, struct tinsn *x)
 {
 	ZydisDecodedInstruction *in = &x->in;
@@ -365,15 +372,12 @@ static int classify(struct tctx *t, struct tinsn *x)
 	if (cpl0 && m == ZYDIS_MNEMONIC_SWAPGS)
 		return K_SWAPGS;
 	if (cpl0 && t->m64 && m == ZYDIS_MNEMONIC_MOV && op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-	    (op[1].reg.value == ZYDIS_REGISTER_CR0 || op[1].reg.value == ZYDIS_REGISTER_CR2 ||
-	     op[1].reg.value == ZYDIS_REGISTER_CR3 || op[1].reg.value == ZYDIS_REGISTER_CR4))
+	    plain_cr(op[1].reg.value))
 		return K_RDCR;          /* reads have no side effects: a load */
 	if (cpl0 && t->m64 && m == ZYDIS_MNEMONIC_INVLPG)
 		return K_INVLPG;        /* bt_helper_sys: no block exit */
 	if (cpl0 && t->m64 && m == ZYDIS_MNEMONIC_MOV && op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-	    gpr_num(op[1].reg.value) >= 0 &&
-	    (op[0].reg.value == ZYDIS_REGISTER_CR0 || op[0].reg.value == ZYDIS_REGISTER_CR2 ||
-	     op[0].reg.value == ZYDIS_REGISTER_CR3 || op[0].reg.value == ZYDIS_REGISTER_CR4))
+	    gpr_num(op[1].reg.value) >= 0 && plain_cr(op[0].reg.value))
 		return K_WRCR;          /* bt_helper_sys: no block exit */
 	if (m == ZYDIS_MNEMONIC_MOV && op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
 	    op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -1104,6 +1108,13 @@ static void member_ea(struct tctx *t)
  * of the cost: a Linux boot rewrites ~150,000 memory operands. Segment and
  * address-size prefixes are dropped (r11 holds the linear address); REX
  * gains B and loses X. Returns the length, or -1 for the encoder path. */
+/* Offset just past the ModRM byte, SIB byte and displacement. */
+static unsigned modrm_end(const ZydisDecodedInstruction *in)
+{
+	return in->raw.modrm.offset + 1 + ((in->attributes & ZYDIS_ATTRIB_HAS_SIB) ? 1 : 0) +
+	       in->raw.disp.size / 8;
+}
+
 static int raw_mem_r11(const struct tinsn *x, int64_t disp, uint8_t *out)
 {
 	const ZydisDecodedInstruction *in = &x->in;
@@ -1114,8 +1125,7 @@ static int raw_mem_r11(const struct tinsn *x, int64_t disp, uint8_t *out)
 	bool has_rex = in->attributes & ZYDIS_ATTRIB_HAS_REX;
 	unsigned npre = in->raw.prefix_count - (has_rex ? 1 : 0);
 	unsigned op0 = in->raw.prefix_count, mo = in->raw.modrm.offset;
-	unsigned tail = mo + 1 + ((in->attributes & ZYDIS_ATTRIB_HAS_SIB) ? 1 : 0) +
-			in->raw.disp.size / 8;
+	unsigned tail = modrm_end(in);
 	if (op0 >= mo || tail > in->length)
 		return -1;
 	int n = 0;
@@ -1156,8 +1166,7 @@ static int raw_lea_r11(const struct tinsn *x, uint8_t *out)
 	    !(in->attributes & ZYDIS_ATTRIB_HAS_MODRM) || in->raw.modrm.mod == 3)
 		return -1;
 	unsigned mo = in->raw.modrm.offset;
-	unsigned end = mo + 1 + ((in->attributes & ZYDIS_ATTRIB_HAS_SIB) ? 1 : 0) +
-		       in->raw.disp.size / 8;
+	unsigned end = modrm_end(in);
 	if (end > in->length)
 		return -1;
 	uint8_t rx = (in->attributes & ZYDIS_ATTRIB_HAS_REX) ? x->bytes[in->raw.rex.offset] : 0;
@@ -1168,6 +1177,47 @@ static int raw_lea_r11(const struct tinsn *x, uint8_t *out)
 	for (unsigned i = mo + 1; i < end; i++)
 		out[n++] = x->bytes[i];
 	return n;
+}
+
+/* The Zydis encoder's form of the rewrite: displaced registers become
+ * R10/R11 (disp_regs[0]/[1]; BT* m,r's offset register is R10), the memory
+ * operand becomes [r11 or the borrowed register + member displacement].
+ * Returns the length written to out, or -1. */
+static int encode_substituted(struct tctx *t, struct tinsn *x, int mem,
+			      const ZydisRegister disp_regs[2], bool bitmem, int borrow,
+			      uint8_t *out)
+{
+	ZydisDecodedInstruction *in = &x->in;
+	ZydisEncoderRequest r;
+	if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(in, x->op,
+			in->operand_count_visible, &r)))
+		return -1;
+	r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+	r.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_ADDRESSSIZE);
+	r.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+	for (int i = 0; i < r.operand_count; i++) {
+		ZydisEncoderOperand *o = &r.operands[i];
+		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    (displaced(o->reg.value) || (bitmem && i == 1))) {
+			int g = gpr_num(o->reg.value);
+			o->reg.value = scratch_like(o->reg.value, gpr_num(disp_regs[0]) == g ? R10 : R11);
+		}
+		if (i == mem) {
+			o->mem.base = borrow >= 0 ? (ZydisRegister)(ZYDIS_REGISTER_RAX + borrow) :
+				ZYDIS_REGISTER_R11;
+			o->mem.index = ZYDIS_REGISTER_NONE;
+			o->mem.scale = 0;
+			o->mem.displacement = 0;
+			if (t->cur_slot >= 0) {
+				int64_t d = member_disp(t, &x->op[mem]);
+				if (d < INT32_MIN || d > INT32_MAX)
+					return -1;
+				o->mem.displacement = d;
+			}
+		}
+	}
+	int n;
+	return encode(t, &r, out, &n) < 0 ? -1 : n;
 }
 
 static int emit_gen(struct tctx *t, struct tinsn *x)
@@ -1220,7 +1270,7 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		ndisp = 1;
 		disp_regs[0] = x->op[1].reg.value;
 	}
-	int scratch_of[2] = { R10, R11 };
+	int scratch_of[2] = { R10, R11 };     /* for the displaced loads and stores */
 	/* AH..BH cannot be encoded with a REX prefix, so [r11] is impossible:
 	 * borrow a legacy register (saved in the block) as the base instead. */
 	int borrow = -1;
@@ -1248,44 +1298,16 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 				return -1;
 		}
 	}
+	/* The instruction itself, into ib: the guest's bytes edited where
+	 * that is enough, else re-encoded with its operands substituted. */
+	uint8_t ib[24];
+	int n = -1;
+	if (t->m64 && mem >= 0 && ndisp == 0 && borrow < 0 && !bitmem)
+		n = raw_mem_r11(x, t->cur_slot >= 0 ? member_disp(t, &x->op[mem]) : 0, ib);
+	if (n < 0 && (n = encode_substituted(t, x, mem, disp_regs, bitmem, borrow, ib)) < 0)
+		return -1;
 	uint8_t tail[64];
 	int tl = 0;
-	int fast = -1;
-	if (t->m64 && mem >= 0 && ndisp == 0 && borrow < 0 && !bitmem)
-		fast = raw_mem_r11(x, t->cur_slot >= 0 ? member_disp(t, &x->op[mem]) : 0, tail);
-	ZydisEncoderRequest r;
-	if (fast < 0) {
-		if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(in, x->op,
-				in->operand_count_visible, &r)))
-			return -1;
-		r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
-		r.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_ADDRESSSIZE);
-		r.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
-	} else {
-		r.operand_count = 0;
-	}
-	for (int i = 0; i < r.operand_count; i++) {
-		ZydisEncoderOperand *o = &r.operands[i];
-		if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-		    (displaced(o->reg.value) || (bitmem && i == 1))) {
-			int g = gpr_num(o->reg.value);
-			int k = gpr_num(disp_regs[0]) == g ? 0 : 1;
-			o->reg.value = scratch_like(o->reg.value, scratch_of[k]);
-		}
-		if (i == mem) {
-			o->mem.base = borrow >= 0 ? (ZydisRegister)(ZYDIS_REGISTER_RAX + borrow) :
-				ZYDIS_REGISTER_R11;
-			o->mem.index = ZYDIS_REGISTER_NONE;
-			o->mem.scale = 0;
-			o->mem.displacement = 0;
-			if (t->cur_slot >= 0) {
-				int64_t d = member_disp(t, &x->op[mem]);
-				if (d < INT32_MIN || d > INT32_MAX)
-					return -1;
-				o->mem.displacement = d;
-			}
-		}
-	}
 	/* The borrowed base first: the displaced loads may overwrite r11. */
 	if (borrow >= 0) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
@@ -1311,9 +1333,7 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		}
 		tl = (int)(te.p - tail);
 	}
-	int n = fast;
-	if (fast < 0 && encode(t, &r, tail + tl, &n) < 0)
-		return -1;
+	memcpy(tail + tl, ib, (size_t)n);
 	tl += n;
 	if (borrow >= 0) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
