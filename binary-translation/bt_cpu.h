@@ -117,6 +117,7 @@ struct bt_block {
 	uint16_t dlo0, dhi0, dhi1;
 	uint8_t *dead;          /* where a killed block's entry jumps: its poll exit */
 	int32_t in_head;        /* chain records linked to this block, -1 */
+	uint16_t borrowed;      /* guest GPRs whose values are in gpr[] while the body runs */
 };
 
 struct bt_chainrec {
@@ -238,6 +239,7 @@ struct bt_cpu {
 		uint64_t killed, vmi_direct;   /* blocks invalidated; VMI calls without an exit */
 		uint64_t sys_direct;             /* INVLPG / MOV to CR without an exit */
 		uint64_t retpolines;             /* retpoline thunks translated as one jump */
+		uint64_t unrolled;               /* self-loop blocks translated with copies of the body */
 		uint64_t translate_tsc;          /* host TSC ticks spent translating */
 	} n;
 	int32_t jc_blk[2][BT_JC_SIZE];  /* block index of each jump-cache entry */
@@ -280,13 +282,14 @@ struct bt_state {
 	const char *dumpdir;    /* VMLITE_BT_DUMP=DIR: each block's host code as DIR/RIP-N.bin */
 	int inject;             /* VMLITE_BT_INJECT_BUG: BT_BUG_* (difftest's proof it catches one) */
 	int groups;             /* VMLITE_BT_GROUPS: BT_GROUPS_ON, _OFF, _MISS (every probe misses) */
+	int unroll;             /* VMLITE_BT_UNROLL: copies of a self-loop body per block (1: off) */
 	uint64_t flushes;
 };
 
 enum { BT_GROUPS_ON, BT_GROUPS_OFF, BT_GROUPS_MISS };
 /* Deliberate translator bugs: JL translated as JLE; group probes check one
  * byte of their span; CF-keeping probes save CF inverted. */
-enum { BT_BUG_NONE, BT_BUG_JL_JLE, BT_BUG_GROUP_SPAN, BT_BUG_CF_PROBE };
+enum { BT_BUG_NONE, BT_BUG_JL_JLE, BT_BUG_GROUP_SPAN, BT_BUG_CF_PROBE, BT_BUG_LOOP_EXIT };
 
 /* Mode key bits. */
 #define BT_MODE_CPL_MASK 3u
@@ -444,7 +447,8 @@ void bt_invalidate_page(struct bt_cpu *c, uint64_t page);
 bool bt_smc_range(struct bt_cpu *c, uint64_t page, unsigned lo, unsigned hi);
 void bt_chain_link(struct bt_cpu *c, struct bt_chainrec *cr, struct bt_block *dst);
 void bt_flush_all(struct bt_cpu *c);
-uint64_t bt_host_to_guest_rip(struct bt_cpu *c, uint64_t host_rip, bool *found);
+uint64_t bt_host_to_guest_rip(struct bt_cpu *c, uint64_t host_rip, bool *found,
+			      uint16_t *borrowed);
 
 #endif
 #endif

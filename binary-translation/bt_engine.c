@@ -147,27 +147,26 @@ static void bt_signal(int sig, siginfo_t *si, void *ucv)
 	ucontext_t *uc = ucv;
 	struct bt_cpu *c = tls_cpu;
 	bool found = false;
+	uint16_t borrowed = 0;
 	uint64_t hrip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-	uint64_t grip = c ? bt_host_to_guest_rip(c, hrip, &found) : 0;
+	uint64_t grip = c ? bt_host_to_guest_rip(c, hrip, &found, &borrowed) : 0;
 	if (!found) {
 		/* Not translated code: a genuine crash of vmlite itself. */
 		signal(sig, SIG_DFL);
 		return;
 	}
 	greg_t *g = uc->uc_mcontext.gregs;
-	c->gpr[GPR_RAX] = g[REG_RAX];
-	c->gpr[GPR_RCX] = g[REG_RCX];
-	c->gpr[GPR_RDX] = g[REG_RDX];
-	c->gpr[GPR_RBX] = g[REG_RBX];
-	c->gpr[GPR_RBP] = g[REG_RBP];
-	c->gpr[GPR_RSI] = g[REG_RSI];
-	c->gpr[GPR_RDI] = g[REG_RDI];
-	c->gpr[GPR_R8] = g[REG_R8];
-	c->gpr[GPR_R9] = g[REG_R9];
-	c->gpr[GPR_R12] = g[REG_R12];
-	c->gpr[GPR_R13] = g[REG_R13];
-	c->gpr[GPR_R14] = g[REG_R14];
-	c->gpr[GPR_R15] = g[REG_R15];
+	/* Guest GPR -> ucontext slot; RSP, R10 and R11 always live in gpr[],
+	 * and so do the registers the faulting block borrowed for its slots. */
+	static const int from[16] = {
+		[GPR_RAX] = REG_RAX, [GPR_RCX] = REG_RCX, [GPR_RDX] = REG_RDX, [GPR_RBX] = REG_RBX,
+		[GPR_RSP] = -1, [GPR_RBP] = REG_RBP, [GPR_RSI] = REG_RSI, [GPR_RDI] = REG_RDI,
+		[GPR_R8] = REG_R8, [GPR_R9] = REG_R9, [GPR_R10] = -1, [GPR_R11] = -1,
+		[GPR_R12] = REG_R12, [GPR_R13] = REG_R13, [GPR_R14] = REG_R14, [GPR_R15] = REG_R15,
+	};
+	for (int r = 0; r < 16; r++)
+		if (from[r] >= 0 && !(borrowed & (1u << r)))
+			c->gpr[r] = (uint64_t)g[from[r]];
 	c->flags = (uint64_t)g[REG_EFL] & 0xcd5;
 	c->rip = grip;
 	if (getenv("VMLITE_BT_DEBUG"))
@@ -294,13 +293,20 @@ static int bt_vm_create(struct vm *vm)
 	static const char *const group_modes[] = { [BT_GROUPS_ON] = "on", [BT_GROUPS_OFF] = "off",
 						   [BT_GROUPS_MISS] = "miss" };
 	s->groups = env_choice("VMLITE_BT_GROUPS", group_modes, 3, BT_GROUPS_ON);
+	/* Self-loop unrolling (docs/binary-translation.md): off, or up to 2, 4
+	 * or 8 copies of the body per block (the default: 8). */
+	static const char *const unroll_modes[] = { "off", "on", "2", "4", "8" };
+	static const int unroll_n[] = { 1, 8, 2, 4, 8 };
+	int um = env_choice("VMLITE_BT_UNROLL", unroll_modes, 5, 1);
+	s->unroll = um < 0 ? -1 : unroll_n[um];
 	/* A deliberate translator bug, so the differential harness can show it
 	 * catches one in the generated code itself (tests/difftest). */
 	static const char *const bugs[] = { [BT_BUG_NONE] = "", [BT_BUG_JL_JLE] = "jl-jle",
 					    [BT_BUG_GROUP_SPAN] = "group-span",
-					    [BT_BUG_CF_PROBE] = "cf-probe" };
-	s->inject = env_choice("VMLITE_BT_INJECT_BUG", bugs, 4, BT_BUG_NONE);
-	if (s->groups < 0 || s->inject < 0) {
+					    [BT_BUG_CF_PROBE] = "cf-probe",
+					    [BT_BUG_LOOP_EXIT] = "loop-exit" };
+	s->inject = env_choice("VMLITE_BT_INJECT_BUG", bugs, 5, BT_BUG_NONE);
+	if (s->groups < 0 || s->inject < 0 || s->unroll < 0) {
 		bt_vm_destroy(vm);
 		return -1;
 	}
@@ -411,7 +417,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 		fprintf(stderr, "bt stats: enters %llu chain-exits %llu jc-miss %llu emulated %llu "
 			"polls %llu helper-exits %llu tlb-slow %llu refills %llu bounce %llu smc %llu "
 			"blocks %llu flush(full %llu cr3 %llu invlpg %llu) irqs %llu vmi-direct %llu sys-direct %llu retpolines %llu "
-			"groups %llu grouped-accesses %llu own-probes %llu translate-Mtsc %llu\n",
+			"unrolled %llu groups %llu grouped-accesses %llu own-probes %llu translate-Mtsc %llu\n",
 			(unsigned long long)c->n.enters, (unsigned long long)c->n.chain,
 			(unsigned long long)c->n.lookup, (unsigned long long)c->n.emulate,
 			(unsigned long long)c->n.poll, (unsigned long long)c->n.handled,
@@ -421,6 +427,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 			(unsigned long long)c->n.flush_cr3, (unsigned long long)c->n.invlpg,
 			(unsigned long long)c->n.irqs, (unsigned long long)c->n.vmi_direct,
 			(unsigned long long)c->n.sys_direct, (unsigned long long)c->n.retpolines,
+			(unsigned long long)c->n.unrolled,
 			(unsigned long long)c->n.groups, (unsigned long long)c->n.grouped,
 			(unsigned long long)c->n.probes,
 			(unsigned long long)(c->n.translate_tsc / 1000000));

@@ -15,13 +15,14 @@
 
 #define R10 10
 #define R11 11
-#define MAX_INSNS 64
+#define MAX_BLOCK 64     /* guest instructions decoded into one block */
+#define MAX_INSNS 128    /* ... and translated, with an unrolled loop's copies */
 #define STATUS_FLAGS 0x8d5u
 
 enum kind {
 	K_GEN, K_NOP, K_LEA, K_JMP, K_JCC, K_LOOP, K_CALL, K_CALL_IND, K_JMP_IND, K_RET,
 	K_PUSH, K_POP, K_LEAVE, K_EMUL, K_PUSHM, K_PUSHF, K_CLI, K_STI, K_SWAPGS, K_VERW, K_RDCR, K_RDSEG, K_STR,
-	K_VMI, K_RDTSCP, K_INVLPG, K_WRCR, K_RETPOLINE
+	K_VMI, K_RDTSCP, K_INVLPG, K_WRCR, K_RETPOLINE, K_JCC_IN
 };
 
 struct tinsn {
@@ -38,7 +39,7 @@ struct em {
 	bool ovf;
 };
 
-enum { ST_SLOW, ST_EXIT, ST_POLL, ST_POLL_CMP };
+enum { ST_SLOW, ST_EXIT, ST_POLL, ST_POLL_CMP, ST_BEXIT };
 
 struct stub {
 	int kind;
@@ -78,6 +79,8 @@ struct tctx {
 	bool emul_next;         /* ins[n] holds the emulated instruction that ends the block */
 	uint16_t dlo, dhi, dhi1; /* code bytes read so far (see struct bt_block) */
 	uint32_t live_end;      /* flags live after the last instruction */
+	int unroll;             /* copies of a self-loop body in the block (1: none) */
+	uint32_t live_exit;     /* flags live where an unrolled loop exits */
 	/* Probe groups (bt_group.c): the plan, the slot of the member being
 	 * emitted (-1: none) and how far its base moved since the leader, and
 	 * per group its miss branch and its probe's form (what the miss path
@@ -94,6 +97,11 @@ struct tctx {
 	uint8_t *gmiss[MAX_INSNS / 2];
 	uint8_t gform[MAX_INSNS / 2];
 	uint8_t *post[MAX_INSNS];
+	/* Slot registers (borrow_plan): guest GPRs an unrolled loop never
+	 * names hold its groups' slots; their guest values wait in the vCPU
+	 * block while the body runs. */
+	uint16_t borrowed;
+	int8_t slotreg[BT_GROUP_SLOTS];
 	int rp_reg;             /* K_RETPOLINE: the thunk's register, the RIPs of its */
 	uint64_t rp_jmp, rp_ret; /* jump to the return thunk and of its RET */
 };
@@ -655,6 +663,7 @@ static uint32_t live_out(struct tctx *t)
 static void liveness(struct tctx *t)
 {
 	uint32_t live = t->live_end = live_out(t);
+	t->live_exit = t->unroll > 1 ? peek_live(t, t->end_rip) : 0;
 	for (int i = t->n - 1; i >= 0; i--) {
 		struct tinsn *x = &t->ins[i];
 		if (x->kind == K_EMUL) {
@@ -668,6 +677,8 @@ static void liveness(struct tctx *t)
 		if (is_terminator(x->kind) && x->kind != K_JMP && x->kind != K_JCC &&
 		    x->kind != K_CALL)
 			rd = STATUS_FLAGS;
+		if (x->kind == K_JCC_IN)        /* its exit leaves the loop */
+			rd |= t->live_exit;
 		live = ((live & ~wr) | rd) & STATUS_FLAGS;
 		x->live_in = live;
 	}
@@ -701,6 +712,8 @@ static void group_view(struct tctx *t, struct tinsn *x, struct bt_gacc *a)
 			a->writes = (uint16_t)(1u << gpr_num(x->op[0].reg.value));
 		return;
 	}
+	if (x->kind == K_JCC_IN)
+		return;         /* leaving early only skips members: the probe covered more */
 	if (x->kind != K_GEN && x->kind != K_LEA && x->kind != K_NOP) {
 		a->barrier = true;
 		return;
@@ -711,24 +724,26 @@ static void group_view(struct tctx *t, struct tinsn *x, struct bt_gacc *a)
 		    gpr_num(o->reg.value) >= 0)
 			a->writes |= (uint16_t)(1u << gpr_num(o->reg.value));
 	}
-	/* add/sub rsp, imm and lea rsp, [rsp+d] move RSP by a constant */
+	/* add/sub reg, imm and lea reg, [reg+d] (64-bit) move a base register by
+	 * a constant: RSP in frame set-up, a pointer stepping through an array
+	 * in a loop (unrolled loops keep one group across the steps). */
 	ZydisMnemonic mn = in->mnemonic;
-	if (t->m64 && x->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-	    x->op[0].reg.value == ZYDIS_REGISTER_RSP) {
+	int mg = x->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER ? gpr_num(x->op[0].reg.value) : -1;
+	if (t->m64 && mg >= 0 && x->op[0].size == 64) {
 		int64_t d = 0;
 		bool known = false;
 		if ((mn == ZYDIS_MNEMONIC_ADD || mn == ZYDIS_MNEMONIC_SUB) &&
 		    x->op[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
 			d = mn == ZYDIS_MNEMONIC_ADD ? x->op[1].imm.value.s : -x->op[1].imm.value.s;
 			known = true;
-		} else if (mn == ZYDIS_MNEMONIC_LEA && x->op[1].mem.base == ZYDIS_REGISTER_RSP &&
+		} else if (mn == ZYDIS_MNEMONIC_LEA && gpr_num(x->op[1].mem.base) == mg &&
 			   x->op[1].mem.index == ZYDIS_REGISTER_NONE && in->address_width == 64) {
 			d = x->op[1].mem.disp.value;
 			known = true;
 		}
 		if (known && d > -65536 && d < 65536) {
-			a->writes &= (uint16_t)~(1u << GPR_RSP);
-			a->adj_reg = GPR_RSP;
+			a->writes &= (uint16_t)~(1u << mg);
+			a->adj_reg = (int8_t)mg;
 			a->adj = (int32_t)d;
 		}
 	}
@@ -758,6 +773,59 @@ static void group_view(struct tctx *t, struct tinsn *x, struct bt_gacc *a)
 	a->write = o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
 }
 
+/* An unrolled loop whose every memory access is a group member, with nothing
+ * but plain instructions (no helper, no slow path, no exit but its JCCs),
+ * keeps its slots in host registers the loop never names, so a member is
+ * the guest instruction on [reg + disp] with no load of the slot. Their
+ * guest values are stored at the body's start and loaded back on every way
+ * out; a host fault inside the body takes them from the vCPU block. */
+static void borrow_plan(struct tctx *t)
+{
+	t->borrowed = 0;
+	for (int k = 0; k < BT_GROUP_SLOTS; k++)
+		t->slotreg[k] = -1;
+	if (t->unroll < 2 || !t->ngroups || t->c->bt->precise_flags)
+		return;
+	uint32_t used = 1u << GPR_RSP | 1u << GPR_R10 | 1u << GPR_R11 | 1u << GPR_RCX;
+	for (int i = 0; i < t->n; i++) {
+		struct tinsn *x = &t->ins[i];
+		if (x->kind != K_GEN && x->kind != K_LEA && x->kind != K_NOP &&
+		    x->kind != K_JCC_IN && x->kind != K_JCC)
+			return;
+		for (int k = 0; k < x->in.operand_count; k++) {
+			ZydisDecodedOperand *o = &x->op[k];
+			if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_num(o->reg.value) >= 0)
+				used |= 1u << gpr_num(o->reg.value);
+			if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+			    o->reg.value >= ZYDIS_REGISTER_AH && o->reg.value <= ZYDIS_REGISTER_BH)
+				used |= 1u << (o->reg.value - ZYDIS_REGISTER_AH);
+			if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
+				continue;
+			if (gpr_num(o->mem.base) >= 0)
+				used |= 1u << gpr_num(o->mem.base);
+			if (gpr_num(o->mem.index) >= 0)
+				used |= 1u << gpr_num(o->mem.index);
+			if (x->kind == K_GEN && t->grp[i] < 0)
+				return;         /* an access with a probe of its own */
+		}
+	}
+	static const int pref[] = { GPR_RBX, GPR_RSI, GPR_RDI, GPR_R14, GPR_R15, GPR_R12,
+				    GPR_R13, GPR_RBP, GPR_RDX, GPR_R8, GPR_R9, GPR_RAX };
+	int next = 0;
+	for (int gi = 0; gi < t->ngroups; gi++) {
+		int slot = t->groups[gi].slot;
+		if (t->slotreg[slot] >= 0)
+			continue;
+		while (next < 12 && (used & (1u << pref[next])))
+			next++;
+		if (next == 12)
+			break;
+		t->slotreg[slot] = (int8_t)pref[next];
+		t->borrowed |= (uint16_t)(1u << pref[next]);
+		next++;
+	}
+}
+
 static void groups_plan(struct tctx *t)
 {
 	t->ngroups = 0;
@@ -769,6 +837,7 @@ static void groups_plan(struct tctx *t)
 	for (int i = 0; i < t->n; i++)
 		group_view(t, &t->ins[i], &a[i]);
 	t->ngroups = bt_group_form(a, t->n, t->groups, MAX_INSNS / 2, t->grp, t->moff);
+	borrow_plan(t);
 }
 
 static void groups_count(struct tctx *t)
@@ -854,9 +923,13 @@ static void group_probe(struct tctx *t, int gi, struct tinsn *x)
 	} else {
 		/* the short probe left r11 = offset in the page */
 		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
-		add_disp(e, R10, R11, -g->lo);
+		add_disp(e, t->slotreg[g->slot] >= 0 ? t->slotreg[g->slot] : R10, R11, -g->lo);
 	}
-	gs_store(e, BT_OFF_GBASE + 8 * (uint32_t)g->slot, R10);
+	if (t->slotreg[g->slot] >= 0) {
+		if (flagfree)
+			mov_rr(e, t->slotreg[g->slot], R10, true);
+	} else
+		gs_store(e, BT_OFF_GBASE + 8 * (uint32_t)g->slot, R10);
 	t->slot_in_r10 = true;          /* the leader need not reload it */
 	if (form == PF_CF)
 		cf_restore(e);
@@ -992,6 +1065,16 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	s->tail_len = tail_len;
 }
 
+/* The guest values of the slot registers back from the vCPU block: before
+ * anything that leaves the body (an exit, a jump to another block, the
+ * ungrouped copy and its slow paths, which save every host register). */
+static void borrowed_restore(struct tctx *t)
+{
+	for (int g = 0; g < 16; g++)
+		if (t->borrowed & (1u << g))
+			gs_load(&t->e, g, BT_OFF_GPR + 8 * (uint32_t)g, true);
+}
+
 static void jump_exit(struct tctx *t, uint8_t opc0, int opc1, uint64_t target)
 {
 	struct em *e = &t->e;
@@ -1088,7 +1171,10 @@ static int64_t member_disp(struct tctx *t, const ZydisDecodedOperand *o)
 
 static void slot_to_r11(struct tctx *t)
 {
-	if (t->slot_in_r10)
+	int sr = t->slotreg[t->cur_slot];
+	if (sr >= 0)
+		mov_rr(&t->e, R11, sr, true);
+	else if (t->slot_in_r10)
 		mov_rr(&t->e, R11, R10, true);
 	else
 		gs_load(&t->e, R11, BT_OFF_GBASE + 8 * (uint32_t)t->cur_slot, true);
@@ -1102,12 +1188,6 @@ static void member_ea(struct tctx *t)
 }
 
 /* --------------------------------------------------------- instruction kinds */
-/* The instruction's own bytes with its ModRM memory operand replaced by
- * [r11 + disp]: what the Zydis encoder would produce for the common case
- * (64-bit legacy encoding, no displaced register, no AH..BH), at a fraction
- * of the cost: a Linux boot rewrites ~150,000 memory operands. Segment and
- * address-size prefixes are dropped (r11 holds the linear address); REX
- * gains B and loses X. Returns the length, or -1 for the encoder path. */
 /* Offset just past the ModRM byte, SIB byte and displacement. */
 static unsigned modrm_end(const ZydisDecodedInstruction *in)
 {
@@ -1115,7 +1195,14 @@ static unsigned modrm_end(const ZydisDecodedInstruction *in)
 	       in->raw.disp.size / 8;
 }
 
-static int raw_mem_r11(const struct tinsn *x, int64_t disp, uint8_t *out)
+/* The instruction's own bytes with its ModRM memory operand replaced by
+ * [base + disp] (base: r11, or a loop's slot register): what the Zydis
+ * encoder would produce for the common case (64-bit legacy encoding, no
+ * displaced register, no AH..BH), at a fraction of the cost: a Linux boot
+ * rewrites ~150,000 memory operands. Segment and address-size prefixes are
+ * dropped (the base holds the linear or host address); REX loses X and
+ * takes B from the base. Returns the length, or -1 for the encoder path. */
+static int raw_mem_base(const struct tinsn *x, int64_t disp, int base, uint8_t *out)
 {
 	const ZydisDecodedInstruction *in = &x->in;
 	if (in->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY ||
@@ -1136,17 +1223,26 @@ static int raw_mem_r11(const struct tinsn *x, int64_t disp, uint8_t *out)
 			continue;
 		out[n++] = b;
 	}
-	out[n++] = (uint8_t)(((has_rex ? x->bytes[in->raw.rex.offset] : 0x40) & ~0x02) | 0x01);
+	out[n++] = (uint8_t)(((has_rex ? x->bytes[in->raw.rex.offset] : 0x40) & ~0x03) | (base >> 3));
 	for (unsigned i = op0; i < mo; i++)
 		out[n++] = x->bytes[i];
-	uint8_t reg = (uint8_t)(x->bytes[mo] & 0x38);
-	if (disp == 0) {
-		out[n++] = (uint8_t)(0x00 | reg | 3);
+	uint8_t reg = (uint8_t)(x->bytes[mo] & 0x38), rm = (uint8_t)(base & 7);
+	/* rm 4 (RSP, R12) means a SIB byte follows; mod 0 with rm 5 (RBP,
+	 * R13) means disp32 without a base: those bases take SIB 0x24 / disp8. */
+	uint8_t sib = rm == 4 ? 0x24 : 0;
+	if (disp == 0 && rm != 5) {
+		out[n++] = (uint8_t)(0x00 | reg | rm);
+		if (sib)
+			out[n++] = sib;
 	} else if (disp >= -128 && disp <= 127) {
-		out[n++] = (uint8_t)(0x40 | reg | 3);
+		out[n++] = (uint8_t)(0x40 | reg | rm);
+		if (sib)
+			out[n++] = sib;
 		out[n++] = (uint8_t)disp;
 	} else {
-		out[n++] = (uint8_t)(0x80 | reg | 3);
+		out[n++] = (uint8_t)(0x80 | reg | rm);
+		if (sib)
+			out[n++] = sib;
 		uint32_t d = (uint32_t)disp;
 		memcpy(out + n, &d, 4);
 		n += 4;
@@ -1157,7 +1253,7 @@ static int raw_mem_r11(const struct tinsn *x, int64_t disp, uint8_t *out)
 }
 
 /* lea r11, [the instruction's own base + index*scale + disp], copied from
- * its ModRM/SIB/displacement bytes (see raw_mem_r11); -1 when those do not
+ * its ModRM/SIB/displacement bytes (see raw_mem_base); -1 when those do not
  * name the operand plainly. */
 static int raw_lea_r11(const struct tinsn *x, uint8_t *out)
 {
@@ -1302,8 +1398,14 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	 * that is enough, else re-encoded with its operands substituted. */
 	uint8_t ib[24];
 	int n = -1;
-	if (t->m64 && mem >= 0 && ndisp == 0 && borrow < 0 && !bitmem)
-		n = raw_mem_r11(x, t->cur_slot >= 0 ? member_disp(t, &x->op[mem]) : 0, ib);
+	/* A member whose slot is in a register addresses through it directly. */
+	int sr = t->cur_slot >= 0 ? t->slotreg[t->cur_slot] : -1;
+	bool direct = false;
+	if (t->m64 && mem >= 0 && ndisp == 0 && borrow < 0 && !bitmem) {
+		n = raw_mem_base(x, t->cur_slot >= 0 ? member_disp(t, &x->op[mem]) : 0,
+				 sr >= 0 ? sr : R11, ib);
+		direct = n >= 0 && sr >= 0;
+	}
 	if (n < 0 && (n = encode_substituted(t, x, mem, disp_regs, bitmem, borrow, ib)) < 0)
 		return -1;
 	uint8_t tail[64];
@@ -1358,7 +1460,9 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		return 0;
 	}
 	ZydisDecodedOperand *mo = &x->op[mem];
-	if (t->cur_slot >= 0)
+	if (direct)
+		t->ea_host = true;
+	else if (t->cur_slot >= 0)
 		member_ea(t);
 	else if (emit_ea(t, x, mo) < 0)
 		return -1;
@@ -1875,11 +1979,24 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		exit_chain(t, branch_target(t, x));
 		return 0;
 	case K_JCC: {
+		borrowed_restore(t);
 		uint8_t cc = x->in.opcode & 0xf;
 		if (cc == 0xc && t->c->bt->inject == BT_BUG_JL_JLE)
 			cc = 0xe;
 		jump_exit(t, 0x0f, 0x80 | cc, branch_target(t, x));
 		exit_chain(t, next_rip(t, x));
+		return 0;
+	}
+	case K_JCC_IN: {
+		/* A copy of the self-loop's JCC inside the unrolled block: taken
+		 * runs the next copy (falls through), not taken leaves the loop
+		 * (through a stub that first restores the slot registers). */
+		uint8_t cc = x->in.opcode & 0xf;
+		if (cc == 0xc && t->c->bt->inject == BT_BUG_JL_JLE)
+			cc = 0xe;
+		jump_exit(t, 0x0f, 0x80 | (cc ^ 1), next_rip(t, x));
+		if (t->borrowed)
+			t->stubs[t->nstubs - 1].kind = ST_BEXIT;
 		return 0;
 	}
 	case K_LOOP: {
@@ -2230,6 +2347,15 @@ static void emit_stubs(struct tctx *t)
 				mov_imm64(e, R11, st->target);
 				indirect_ex(t, true);
 			}
+		} else if (st->kind == ST_BEXIT) {
+			patch32(st->field, e->p);
+			if (t->c->bt->inject != BT_BUG_LOOP_EXIT)
+				borrowed_restore(t);
+			b1(e, 0xe9);
+			struct stub *x = new_stub(t, ST_EXIT);
+			x->field = e->p;
+			x->target = st->target;
+			b4(e, 0);
 		} else if (st->kind == ST_POLL || st->kind == ST_POLL_CMP) {
 			patch32(st->field, e->p);
 			if (st->kind == ST_POLL)
@@ -2286,7 +2412,7 @@ static int emit_group_copies(struct tctx *t)
 			int gj = t->grp[j];
 			if (gj >= 0 && t->groups[gj].leader == j) {
 				entry[gj] = e->p;
-				if (t->gform[gj] == PF_FAST)
+				if (t->gform[gj] == PF_FAST && !t->borrowed)
 					patch32(t->gmiss[gj], e->p);
 			}
 			map_add(t, t->ins[j].rip);
@@ -2301,12 +2427,14 @@ static int emit_group_copies(struct tctx *t)
 		 * CF-keeping one with CF in TMPCF. */
 		for (int j = i; j <= end; j++) {
 			int gj = t->grp[j];
-			if (gj >= 0 && t->groups[gj].leader == j && t->gform[gj] != PF_FAST) {
+			if (gj >= 0 && t->groups[gj].leader == j &&
+			    (t->gform[gj] != PF_FAST || t->borrowed)) {
 				patch32(t->gmiss[gj], e->p);
 				if (t->gform[gj] == PF_FREE)
 					gs_load(e, 1, BT_OFF_TMPRCX, true);
-				else
+				else if (t->gform[gj] == PF_CF)
 					cf_restore(e);
+				borrowed_restore(t);
 				b1(e, 0xe9);
 				uint8_t *f = e->p;
 				b4(e, 0);
@@ -2367,6 +2495,38 @@ static int retpoline_reg(struct tctx *t, const uint8_t *h0, uint64_t lin0)
 	return reg;
 }
 
+/* A block that is a whole loop, its last instruction a JCC back to its own
+ * start (an array walk, an ADC chain over limbs), gets up to s->unroll
+ * copies of the body: the JCC of every copy but the last falls through into
+ * the next when taken and leaves the loop when not (K_JCC_IN). The copies
+ * share one exit-request poll, and the probe groups span them (a base
+ * stepped by lea/add/sub moves its members, as push/pop move RSP's), so one
+ * soft-TLB check covers several iterations' accesses. Leaving early only
+ * skips members the group probe had covered: a span reaching a page the
+ * loop never touches just takes the ungrouped copy. */
+static void unroll_plan(struct tctx *t, bool stop_emul)
+{
+	t->unroll = 1;
+	if (t->n == 0)
+		return;
+	struct tinsn *last = &t->ins[t->n - 1];
+	if (!t->m64 || stop_emul || last->kind != K_JCC || t->b->page1 != ~0ull ||
+	    branch_target(t, last) != t->b->rip)
+		return;
+	int u = MAX_INSNS / t->n;
+	if (u > t->c->bt->unroll)
+		u = t->c->bt->unroll;
+	if (u < 2)
+		return;
+	for (int k = 1; k < u; k++)
+		memcpy(&t->ins[k * t->n], t->ins, (size_t)t->n * sizeof(*t->ins));
+	for (int k = 0; k < u - 1; k++)
+		t->ins[k * t->n + t->n - 1].kind = K_JCC_IN;
+	t->n *= u;
+	t->unroll = u;
+	t->c->n.unrolled++;
+}
+
 int bt_translate(struct bt_cpu *c, struct bt_block *b)
 {
 	struct bt_state *s = c->bt;
@@ -2407,7 +2567,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	bool stop_emul = false;
 	t.lin0 = lin0;
 	t.dlo = 4096;
-	while (t.n < MAX_INSNS) {
+	while (t.n < MAX_BLOCK) {
 		uint64_t lin = t.m64 ? rip : ((b->cs_base + rip) & 0xffffffffull);
 		if ((lin & ~0xfffull) != (lin0 & ~0xfffull))
 			break;
@@ -2448,6 +2608,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 		if (is_terminator(x->kind) || b->page1 != ~0ull)
 			break;
 	}
+	unroll_plan(&t, stop_emul);
 	b->ninsn = t.n;
 	if (t.n == 0) {
 		b->emulate_first = true;
@@ -2500,6 +2661,10 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	uint32_t body_map = s->nmap;
 	groups_plan(&t);
 again:
+	for (int g = 0; g < 16; g++)
+		if (t.borrowed & (1u << g))
+			gs_store(e, BT_OFF_GPR + 8 * (uint32_t)g, g);
+	b->borrowed = t.borrowed;
 	for (int i = 0; i < t.n; i++) {
 		struct tinsn *x = &t.ins[i];
 		map_add(&t, x->rip);
@@ -2679,10 +2844,12 @@ struct bt_block *bt_lookup(struct bt_cpu *c, struct vcpu_exit *exit, int *err)
 	return NULL;
 }
 
-uint64_t bt_host_to_guest_rip(struct bt_cpu *c, uint64_t host_rip, bool *found)
+uint64_t bt_host_to_guest_rip(struct bt_cpu *c, uint64_t host_rip, bool *found,
+			      uint16_t *borrowed)
 {
 	struct bt_state *s = c->bt;
 	*found = false;
+	*borrowed = 0;
 	uint8_t *h = (uint8_t *)host_rip;
 	if (h < s->code || h >= s->code + s->code_used)
 		return 0;
@@ -2712,5 +2879,9 @@ uint64_t bt_host_to_guest_rip(struct bt_cpu *c, uint64_t host_rip, bool *found)
 		if (s->map[b->map + i] <= off)
 			rip = s->map_rip[b->map + i];
 	*found = true;
+	/* Before the body's first store of them, the slot registers still
+	 * hold the guest's values (only the entry poll runs there). */
+	if (off >= b->body_off)
+		*borrowed = b->borrowed;
 	return rip;
 }

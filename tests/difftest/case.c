@@ -44,7 +44,7 @@ uint64_t dt_case_end(const struct dt_case *c)
 
 static const char *const cat_names[CAT_COUNT] = {
 	"alu", "shift", "muldiv", "bit", "mov", "stack", "string", "branch",
-	"sse", "avx", "mem", "mixed", "group", "curated",
+	"sse", "avx", "mem", "mixed", "group", "loop", "curated",
 };
 
 const char *dt_cat_name(enum dt_cat c)

@@ -63,7 +63,8 @@ struct dt_result {
 /* Instruction classes the generator draws from and counts are reported by. */
 enum dt_cat {
 	CAT_ALU, CAT_SHIFT, CAT_MULDIV, CAT_BIT, CAT_MOV, CAT_STACK, CAT_STRING,
-	CAT_BRANCH, CAT_SSE, CAT_AVX, CAT_MEM, CAT_MIXED, CAT_GROUP, CAT_CURATED, CAT_COUNT
+	CAT_BRANCH, CAT_SSE, CAT_AVX, CAT_MEM, CAT_MIXED, CAT_GROUP, CAT_LOOP, CAT_CURATED,
+	CAT_COUNT
 };
 
 #define DT_MAX_INSNS 16

@@ -756,12 +756,119 @@ static bool group_member(struct dt_gen *g, struct dt_case *c, uint8_t *b,
 	return true;
 }
 
+/* True when the instruction writes GPR r (explicitly or not). */
+static bool writes_gpr(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops, int r)
+{
+	for (int i = 0; i < in->operand_count; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) && gpr_index(ops[i].reg.value) == r)
+			return true;
+	return false;
+}
+
+/* loop: the whole case is one loop that jumps back to its first
+ * instruction, so the translator sees a block that is a loop (it unrolls
+ * those and keeps their probe groups across the copies):
+ *   L: 1-4 memory instructions on [B + disp]
+ *      lea B, [B + step] | add B, step | sub B, -step
+ *      dec C | sub C, 1
+ *      jnz L
+ * with C = 1..13 iterations, so the loop leaves after every copy in some
+ * case, the step moving B across page boundaries (half the cases start
+ * near one), and ADC/SBB chains kept across iterations by DEC. The body
+ * never writes B, C or RSP itself. */
+static int gen_loop(struct dt_gen *g, struct dt_case *c)
+{
+	static const int regs[] = { GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RBP, GPR_RSI, GPR_RDI,
+				    GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14,
+				    GPR_R15 };
+	static const int steps[] = { 8, 16, 24, 32, 64, 128, -8, -16, -32, -64 };
+	int creg = regs[dt_below(g, 15)];
+	c->init.gpr[creg] = 1 + dt_below(g, 13);
+	int step = steps[dt_below(g, sizeof(steps) / sizeof(steps[0]))];
+	static const enum dt_cat memcats[] = { CAT_ALU, CAT_ALU, CAT_MOV, CAT_SSE, CAT_SHIFT, CAT_BIT };
+	int n = 1 + (int)dt_below(g, 4), made = 0;
+	int gbase = -1;
+	uint64_t gtarget = 0;
+	struct regs_used used = { 0, (uint16_t)(1u << creg) };
+	for (int k = 0; k < n; k++) {
+		int sub = (int)memcats[dt_below(g, sizeof(memcats) / sizeof(memcats[0]))];
+		for (int attempt = 0; attempt < 20000; attempt++) {
+			uint8_t b[32];
+			uint32_t len = candidate(g, sub, b);
+			ZydisDecodedInstruction in;
+			ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+			if (decode(g, b, len, &in, ops) < 0 || dt_classify(&in, ops) != sub ||
+			    in.meta.branch_type != ZYDIS_BRANCH_TYPE_NONE)
+				continue;
+			int before = gbase;
+			if (!group_member(g, c, b, &in, ops, &gbase, gtarget)) {
+				gbase = before;
+				continue;
+			}
+			if (gbase == creg || gbase == GPR_RSP || writes_gpr(&in, ops, creg) ||
+			    writes_gpr(&in, ops, gbase) || writes_gpr(&in, ops, GPR_RSP)) {
+				gbase = before;
+				continue;
+			}
+			if (c->code_len + in.length + 16 > DT_CODE_MAX)
+				break;
+			memcpy(c->code + c->code_len, b, in.length);
+			if (made == 0) {
+				fix_memory(g, c, c->code_len, &in, ops, &used);
+				int64_t d = group_disp(&in, ops);
+				gtarget = c->init.gpr[gbase] + (uint64_t)d;
+				if (chance(g, 50)) {
+					gtarget = (gtarget | 0xfff) + 1 - dt_below(g, 160);
+					c->init.gpr[gbase] = gtarget - (uint64_t)d;
+				}
+			}
+			c->code_len += in.length;
+			made++;
+			break;
+		}
+	}
+	if (!made)
+		return err_set("could not generate a loop body");
+	uint8_t *p = c->code + c->code_len;
+	int m = 0;
+	uint8_t rb = (uint8_t)(0x48 | (gbase >> 3)), rc = (uint8_t)(0x48 | (creg >> 3));
+	switch (dt_below(g, 3)) {
+	case 0:                 /* lea B, [B + step] (disp32 keeps every base plain) */
+		p[m++] = (uint8_t)(0x48 | (gbase >> 3) << 2 | (gbase >> 3));
+		p[m++] = 0x8d;
+		p[m++] = (uint8_t)(0x80 | (gbase & 7) << 3 | (gbase & 7));
+		if ((gbase & 7) == 4)
+			p[m++] = 0x24;
+		patch(p + m, (uint64_t)(int64_t)step, 4);
+		m += 4;
+		break;
+	case 1:                 /* add B, step */
+		p[m++] = rb; p[m++] = 0x83; p[m++] = (uint8_t)(0xc0 | (gbase & 7)); p[m++] = (uint8_t)step;
+		break;
+	default:                /* sub B, -step */
+		p[m++] = rb; p[m++] = 0x83; p[m++] = (uint8_t)(0xe8 | (gbase & 7)); p[m++] = (uint8_t)-step;
+		break;
+	}
+	if (chance(g, 75)) {    /* dec C: keeps CF for an ADC chain */
+		p[m++] = rc; p[m++] = 0xff; p[m++] = (uint8_t)(0xc8 | (creg & 7));
+	} else {                /* sub C, 1 */
+		p[m++] = rc; p[m++] = 0x83; p[m++] = (uint8_t)(0xe8 | (creg & 7)); p[m++] = 1;
+	}
+	p[m++] = 0x75;          /* jnz L */
+	p[m] = (uint8_t)(-(int)(c->code_len + (uint32_t)m + 1));
+	m++;
+	c->code_len += (uint32_t)m;
+	c->ninsns = made + 3;
+	return 0;
+}
+
 int dt_gen_case(struct dt_gen *g, int want, struct dt_case *c)
 {
 	static const enum dt_cat weighted[] = {
 		CAT_ALU, CAT_ALU, CAT_SHIFT, CAT_MULDIV, CAT_BIT, CAT_MOV, CAT_MOV, CAT_STACK,
 		CAT_STRING, CAT_BRANCH, CAT_SSE, CAT_SSE, CAT_AVX, CAT_MEM, CAT_MIXED, CAT_GROUP,
-		CAT_CURATED,
+		CAT_LOOP, CAT_CURATED,
 	};
 	int cat = want >= 0 ? want : (int)weighted[dt_below(g, sizeof(weighted) / sizeof(weighted[0]))];
 	if (cat == CAT_CURATED)
@@ -770,6 +877,8 @@ int dt_gen_case(struct dt_gen *g, int want, struct dt_case *c)
 	c->cat = (enum dt_cat)cat;
 	c->data_seed = dt_rand(g);
 	dt_rand_state(g, &c->init);
+	if (cat == CAT_LOOP)
+		return gen_loop(g, c);
 	if (cat == CAT_STRING) {
 		c->init.gpr[GPR_RCX] = chance(g, 80) ? dt_below(g, 40) : c->init.gpr[GPR_RCX];
 		if (chance(g, 15))
