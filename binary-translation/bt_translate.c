@@ -1603,7 +1603,21 @@ static void push_value(struct tctx *t, struct tinsn *x, int n, int reg, bool is_
 {
 	uint8_t tail[64];
 	struct em te = { tail, tail, tail + sizeof(tail), false };
-	if (is_imm) {
+	if (is_imm && (n != 8 || imm == (uint64_t)(int64_t)(int32_t)imm)) {
+		/* mov [r11], imm (sign-extended imm32 for 8 bytes: every return
+		 * address in the low 2 GiB or in the kernel's top 2 GiB) */
+		if (n == 2)
+			b1(&te, 0x66);
+		rex(&te, n == 8, 0, 0, R11, true);
+		b1(&te, 0xc7);
+		b1(&te, 0x03);
+		if (n == 2) {
+			b1(&te, (uint8_t)imm);
+			b1(&te, (uint8_t)(imm >> 8));
+		} else {
+			b4(&te, (uint32_t)imm);
+		}
+	} else if (is_imm) {
 		mov_imm64(&te, R10, imm);
 		mov_r11mem(&te, R10, n, false);
 	} else if (reg < 0) {
