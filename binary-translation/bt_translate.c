@@ -795,10 +795,7 @@ static void borrow_plan(struct tctx *t)
 		for (int k = 0; k < x->in.operand_count; k++) {
 			ZydisDecodedOperand *o = &x->op[k];
 			if (o->type == ZYDIS_OPERAND_TYPE_REGISTER && gpr_num(o->reg.value) >= 0)
-				used |= 1u << gpr_num(o->reg.value);
-			if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-			    o->reg.value >= ZYDIS_REGISTER_AH && o->reg.value <= ZYDIS_REGISTER_BH)
-				used |= 1u << (o->reg.value - ZYDIS_REGISTER_AH);
+				used |= 1u << gpr_num(o->reg.value);    /* AH..BH too */
 			if (o->type != ZYDIS_OPERAND_TYPE_MEMORY)
 				continue;
 			if (gpr_num(o->mem.base) >= 0)
@@ -1063,6 +1060,15 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 	else
 		memcpy(s->tail, tail, tail_len);
 	s->tail_len = tail_len;
+}
+
+/* The guest values of the slot registers into the vCPU block, after the
+ * entry poll (the body then reuses the registers). */
+static void borrowed_save(struct tctx *t)
+{
+	for (int g = 0; g < 16; g++)
+		if (t->borrowed & (1u << g))
+			gs_store(&t->e, BT_OFF_GPR + 8 * (uint32_t)g, g);
 }
 
 /* The guest values of the slot registers back from the vCPU block: before
@@ -2675,9 +2681,7 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	uint32_t body_map = s->nmap;
 	groups_plan(&t);
 again:
-	for (int g = 0; g < 16; g++)
-		if (t.borrowed & (1u << g))
-			gs_store(e, BT_OFF_GPR + 8 * (uint32_t)g, g);
+	borrowed_save(&t);
 	b->borrowed = t.borrowed;
 	for (int i = 0; i < t.n; i++) {
 		struct tinsn *x = &t.ins[i];
