@@ -1,6 +1,7 @@
 /* The translator's per-vCPU block and internal interfaces. Generated code
- * reaches the block through the host GS base (gs:[BT_OFF_*]), so the hot
- * fields sit at fixed offsets shared with bt_entry.S. */
+ * runs with host RSP at the block and reaches it as [rsp + BT_OFF_*]; the
+ * trampolines in bt_entry.S, which move RSP, use the host GS base, which
+ * points at the block too. The hot fields sit at fixed offsets shared by both. */
 #ifndef VMLITE_BT_CPU_H
 #define VMLITE_BT_CPU_H
 
@@ -65,7 +66,7 @@
 #define BT_EXIT_POLL      4       /* exit request seen at block entry */
 #define BT_EXIT_HANDLED   5       /* a helper changed state (exception delivered...) */
 
-/* Slow-path site info bits (gs:[BT_OFF_SLOWINFO]). */
+/* Slow-path site info bits (BT_OFF_SLOWINFO). */
 #define BT_SI_SIZE_MASK   0xff
 #define BT_SI_WRITE       0x100
 #define BT_SI_READ        0x200

@@ -322,9 +322,31 @@ static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 			 : "a"(leaf), "c"(sub));
 }
 
+/* The vCPU block sits on top of its own host stack: translated code runs
+ * with RSP at the block, so it reaches the block's fields as [rsp+off].
+ * That form, unlike gs:[off], gets the CPU's store-to-load forwarding
+ * shortcuts (memory renaming), and guest RSP/R10/R11 round-trip through
+ * the block on every push, pop, call and ret. Helpers, the slow paths and
+ * signal frames use the stack below; a guard page ends it. */
+#define BT_STACK_SIZE (8u << 20)
+
+static struct bt_cpu *cpu_block_alloc(void)
+{
+	uint8_t *p = map_zero(BT_STACK_SIZE + sizeof(struct bt_cpu), PROT_READ | PROT_WRITE);
+	if (!p)
+		return NULL;
+	mprotect(p, 4096, PROT_NONE);
+	return (struct bt_cpu *)(p + BT_STACK_SIZE);
+}
+
+static void cpu_block_free(struct bt_cpu *c)
+{
+	munmap((uint8_t *)c - BT_STACK_SIZE, BT_STACK_SIZE + sizeof(*c));
+}
+
 static int bt_vcpu_create(struct vcpu *v)
 {
-	struct bt_cpu *c = map_zero(sizeof(struct bt_cpu), PROT_READ | PROT_WRITE);
+	struct bt_cpu *c = cpu_block_alloc();
 	if (!c)
 		return err_set("out of memory for a translator vCPU block");
 	c->self = c;
@@ -350,13 +372,13 @@ static int bt_vcpu_create(struct vcpu *v)
 	uint32_t r[4];
 	host_cpuid(7, 0, r);
 	if (!(r[1] & (1u << 8))) {
-		munmap(c, sizeof(*c));
+		cpu_block_free(c);
 		return err_set("the host CPU lacks BMI2 (pext/pdep/rorx), which the translator's "
 			       "generated code uses; run on a Haswell/Zen or newer CPU or use --engine kvm");
 	}
 	host_cpuid(1, 0, r);
 	if (!(r[2] & (1u << 27))) {
-		munmap(c, sizeof(*c));
+		cpu_block_free(c);
 		return err_set("the host CPU/OS does not enable XSAVE; the translator needs it");
 	}
 	uint32_t lo, hi;
@@ -369,7 +391,7 @@ static int bt_vcpu_create(struct vcpu *v)
 	size_t area = (r[1] + 4095) & ~4095u;
 	c->fpu_area = map_zero(area, PROT_READ | PROT_WRITE);
 	if (!c->fpu_area) {
-		munmap(c, sizeof(*c));
+		cpu_block_free(c);
 		return err_set("out of memory for the guest FPU area");
 	}
 	/* All-zero XSTATE_BV = init state; MXCSR and FCW come from the legacy area. */
@@ -440,7 +462,7 @@ static void bt_vcpu_destroy(struct vcpu *v)
 		host_cpuid(0xd, 0, r);
 		munmap(c->fpu_area, (r[1] + 4095) & ~4095u);
 	}
-	munmap(c, sizeof(*c));
+	cpu_block_free(c);
 	v->priv = NULL;
 }
 

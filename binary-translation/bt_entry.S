@@ -1,6 +1,8 @@
 /* Trampolines between C and translated code. While translated code runs, the
  * guest's GPRs are the host's (except RSP/R10/R11, which live in the block),
- * the guest's arithmetic flags are the host's, and gs: is the vCPU block. */
+ * the guest's arithmetic flags are the host's, and RSP is the vCPU block
+ * (generated code addresses it as [rsp+off]). Here, where RSP moves, gs:
+ * reaches the same block. */
 #include "bt_cpu.h"
 
 	.intel_syntax noprefix
@@ -48,8 +50,9 @@ bt_enter:
 	push r13
 	push r14
 	push r15
-	sub rsp, 8                      /* translated code runs with rsp%16 == 0 */
+	sub rsp, 8
 	mov gs:[BT_OFF_HOSTRSP], rsp
+	mov rsp, gs:[BT_OFF_SELF]       /* translated code: rsp = the block (page-aligned) */
 	mov r11, rsi
 	push qword ptr gs:[BT_OFF_FLAGS]
 	popfq

@@ -147,54 +147,65 @@ static void rex(struct em *e, bool w, int r, int x, int b, bool force)
 		b1(e, v);
 }
 
-/* op reg, gs:[disp32] */
-static void gs_rm(struct em *e, uint8_t opc, int reg, bool w, uint32_t off)
+/* ModRM/SIB/displacement of [rsp + off]: translated code runs with host RSP
+ * at the vCPU block (bt_entry.S), so this names a block field. */
+static void blk_modrm(struct em *e, int reg, uint32_t off)
 {
-	b1(e, 0x65);
+	bool short_disp = off < 0x80;
+	b1(e, (uint8_t)((short_disp ? 0x40 : 0x80) | ((reg & 7) << 3) | 4));
+	b1(e, 0x24);
+	if (short_disp)
+		b1(e, (uint8_t)off);
+	else
+		b4(e, off);
+}
+
+/* ModRM/SIB/disp32 of [rsp + r10 * 2^scale + off] (REX.X set by the caller):
+ * a soft-TLB or jump-cache entry indexed by r10. */
+static void blk_modrm_r10(struct em *e, int reg, int scale, uint32_t off)
+{
+	b1(e, (uint8_t)(0x80 | ((reg & 7) << 3) | 4));
+	b1(e, (uint8_t)(scale << 6 | 2 << 3 | 4));
+	b4(e, off);
+}
+
+/* op reg, [block + off] */
+static void blk_rm(struct em *e, uint8_t opc, int reg, bool w, uint32_t off)
+{
 	rex(e, w, reg, 0, 0, false);
 	b1(e, opc);
-	b1(e, (uint8_t)(((reg & 7) << 3) | 4));
-	b1(e, 0x25);
-	b4(e, off);
+	blk_modrm(e, reg, off);
 }
 
-static void gs_load(struct em *e, int reg, uint32_t off, bool w)
+static void blk_load(struct em *e, int reg, uint32_t off, bool w)
 {
-	gs_rm(e, 0x8b, reg, w, off);
+	blk_rm(e, 0x8b, reg, w, off);
 }
 
-static void gs_store(struct em *e, uint32_t off, int reg)
+static void blk_store(struct em *e, uint32_t off, int reg)
 {
-	gs_rm(e, 0x89, reg, true, off);
+	blk_rm(e, 0x89, reg, true, off);
 }
 
-static void gs_store_imm(struct em *e, uint32_t off, int32_t imm)
+static void blk_store_imm(struct em *e, uint32_t off, int32_t imm)
 {
-	b1(e, 0x65);
 	b1(e, 0x48);
 	b1(e, 0xc7);
-	b1(e, 0x04);
-	b1(e, 0x25);
-	b4(e, off);
+	blk_modrm(e, 0, off);
 	b4(e, (uint32_t)imm);
 }
 
-static void gs_jmp(struct em *e, uint32_t off)
+static void blk_jmp(struct em *e, uint32_t off)
 {
-	b1(e, 0x65);
 	b1(e, 0xff);
-	b1(e, 0x24);
-	b1(e, 0x25);
-	b4(e, off);
+	blk_modrm(e, 4, off);
 }
 
-static void gs_call(struct em *e, uint32_t off)
+/* call [rsp + off]: the operand is read before the push. */
+static void blk_call(struct em *e, uint32_t off)
 {
-	b1(e, 0x65);
 	b1(e, 0xff);
-	b1(e, 0x14);
-	b1(e, 0x25);
-	b4(e, off);
+	blk_modrm(e, 2, off);
 }
 
 static void mov_imm64(struct em *e, int reg, uint64_t v)
@@ -257,13 +268,13 @@ static void mov_r11mem(struct em *e, int reg, int width, bool load)
 static void store_rip_exit(struct em *e, uint64_t rip, uint32_t reason)
 {
 	if ((int64_t)rip == (int32_t)rip) {
-		gs_store_imm(e, BT_OFF_RIP, (int32_t)rip);
+		blk_store_imm(e, BT_OFF_RIP, (int32_t)rip);
 	} else {
 		mov_imm64(e, R11, rip);
-		gs_store(e, BT_OFF_RIP, R11);
+		blk_store(e, BT_OFF_RIP, R11);
 	}
-	gs_store_imm(e, BT_OFF_REASON, (int32_t)reason);
-	gs_jmp(e, BT_OFF_A_EXIT);
+	blk_store_imm(e, BT_OFF_REASON, (int32_t)reason);
+	blk_jmp(e, BT_OFF_A_EXIT);
 }
 
 static void patch32(uint8_t *field, uint8_t *target)
@@ -864,18 +875,18 @@ static int probe_form(struct tctx *t, const struct tinsn *x)
 	return x->live_in == FLAG_CF ? PF_CF : PF_FREE;
 }
 
-/* setnc gs:[TMPCF] / cmp byte gs:[TMPCF], 1: CF = (!CF < 1), the saved CF,
+/* setnc [TMPCF] / cmp byte [TMPCF], 1: CF = (!CF < 1), the saved CF,
  * without touching the saved byte (a retried probe restores it again). */
 static void cf_save(struct tctx *t)
 {
 	struct em *e = &t->e;
-	b1(e, 0x65); b1(e, 0x0f); b1(e, t->c->bt->inject == BT_BUG_CF_PROBE ? 0x92 : 0x93);
-	b1(e, 0x04); b1(e, 0x25); b4(e, BT_OFF_TMPCF);
+	b1(e, 0x0f); b1(e, t->c->bt->inject == BT_BUG_CF_PROBE ? 0x92 : 0x93);
+	blk_modrm(e, 0, BT_OFF_TMPCF);
 }
 
 static void cf_restore(struct em *e)
 {
-	b1(e, 0x65); b1(e, 0x80); b1(e, 0x3c); b1(e, 0x25); b4(e, BT_OFF_TMPCF); b1(e, 1);
+	b1(e, 0x80); blk_modrm(e, 7, BT_OFF_TMPCF); b1(e, 1);
 }
 
 static uint8_t *probe_head(struct tctx *t, unsigned size, bool wr, bool flagfree);
@@ -894,7 +905,7 @@ static void group_probe(struct tctx *t, int gi, struct tinsn *x)
 	if (form == PF_CF)
 		cf_save(t);
 	if (is_displaced_gpr(g->base)) {
-		gs_load(e, R11, BT_OFF_GPR + 8 * g->base, true);
+		blk_load(e, R11, BT_OFF_GPR + 8 * g->base, true);
 		add_disp(e, R11, R11, g->lo);
 	} else {
 		add_disp(e, R11, g->base, g->lo);
@@ -919,14 +930,14 @@ static void group_probe(struct tctx *t, int gi, struct tinsn *x)
 		b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x94); b1(e, 0x1a); b4(e, (uint32_t)-g->lo);
 	} else {
 		/* the short probe left r11 = offset in the page */
-		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
+		b1(e, 0x4e); b1(e, 0x03); blk_modrm_r10(e, R11, 0, tlb_base(t) + BT_TLBE_HOST);
 		add_disp(e, t->slotreg[g->slot] >= 0 ? t->slotreg[g->slot] : R10, R11, -g->lo);
 	}
 	if (t->slotreg[g->slot] >= 0) {
 		if (flagfree)
 			mov_rr(e, t->slotreg[g->slot], R10, true);
 	} else
-		gs_store(e, BT_OFF_GBASE + 8 * (uint32_t)g->slot, R10);
+		blk_store(e, BT_OFF_GBASE + 8 * (uint32_t)g->slot, R10);
 	t->slot_in_r10 = true;          /* the leader need not reload it */
 	if (form == PF_CF)
 		cf_restore(e);
@@ -962,12 +973,12 @@ static uint8_t *probe_head(struct tctx *t, unsigned size, bool wr, bool flagfree
 	uint32_t tag = tlb_base(t) + (wr ? BT_TLBE_TAG_W : BT_TLBE_TAG_R);
 	uint8_t *field;
 	if (flagfree) {
-		gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);                 /* mov gs:[tmp], rcx */
-		b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xa2); b1(e, 0xf5); b1(e, 0x14);
-		b1(e, 0x25); b4(e, BT_OFF_MASKIDX);                     /* pext r10, r11, mask */
+		blk_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);                 /* mov [tmp], rcx */
+		b1(e, 0xc4); b1(e, 0x62); b1(e, 0xa2); b1(e, 0xf5);
+		blk_modrm(e, R10, BT_OFF_MASKIDX);                      /* pext r10, r11, mask */
 		b1(e, 0x4e); b1(e, 0x8d); b1(e, 0x14); b1(e, 0xd5); b4(e, 0); /* lea r10,[r10*8] */
-		b1(e, 0x65); b1(e, 0x4a); b1(e, 0x8b); b1(e, 0x0c); b1(e, 0x95);
-		b4(e, tag);                                             /* mov rcx, tag */
+		b1(e, 0x4a); b1(e, 0x8b);
+		blk_modrm_r10(e, 1, 2, tag);                            /* mov rcx, tag */
 		b1(e, 0x48); b1(e, 0xf7); b1(e, 0xd1);                  /* not rcx */
 		/* lea rcx, [rcx + r11 + size]: disp8 while it fits */
 		if (size < 128) {
@@ -975,18 +986,18 @@ static uint8_t *probe_head(struct tctx *t, unsigned size, bool wr, bool flagfree
 		} else {
 			b1(e, 0x49); b1(e, 0x8d); b1(e, 0x8c); b1(e, 0x0b); b4(e, size);
 		}
-		b1(e, 0x65); b1(e, 0xc4); b1(e, 0xe2); b1(e, 0xf2); b1(e, 0xf5); b1(e, 0x0c);
-		b1(e, 0x25); b4(e, BT_OFF_MASKHI);                      /* pext rcx, rcx, ~fff */
+		b1(e, 0xc4); b1(e, 0xe2); b1(e, 0xf2); b1(e, 0xf5);
+		blk_modrm(e, 1, BT_OFF_MASKHI);                         /* pext rcx, rcx, ~fff */
 		b1(e, 0xe3); b1(e, 5);                                  /* jrcxz hit */
 		b1(e, 0xe9);
 		field = e->p;
 		b4(e, 0);
-		gs_load(e, 1, BT_OFF_TMPRCX, true);                     /* mov rcx, gs:[tmp] */
+		blk_load(e, 1, BT_OFF_TMPRCX, true);                     /* mov rcx, [tmp] */
 	} else {
 		static const uint8_t p1[] = { 0x4d, 0x89, 0xda, 0x49, 0xc1, 0xea, 0x07, 0x41, 0x81, 0xe2 };
 		bn(e, p1, sizeof(p1));
 		b4(e, (BT_TLB_SIZE - 1) << 5);
-		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x2b); b1(e, 0x9a); b4(e, tag);
+		b1(e, 0x4e); b1(e, 0x2b); blk_modrm_r10(e, R11, 0, tag);
 		b1(e, 0x49); b1(e, 0x81); b1(e, 0xfb); b4(e, 0x1000 - size);
 		b1(e, 0x0f); b1(e, 0x87);
 		field = e->p;
@@ -995,13 +1006,13 @@ static uint8_t *probe_head(struct tctx *t, unsigned size, bool wr, bool flagfree
 	return field;
 }
 
-/* mov r10, gs:[entry + ADDEND] after a flag-free probe's hit (host - guest
+/* mov r10, [entry + ADDEND] after a flag-free probe's hit (host - guest
  * of the page; the short probe leaves the page offset in r11 instead) */
 static void probe_addend(struct tctx *t)
 {
 	struct em *e = &t->e;
-	b1(e, 0x65); b1(e, 0x4e); b1(e, 0x8b); b1(e, 0x14); b1(e, 0x95);
-	b4(e, tlb_base(t) + BT_TLBE_ADDEND);
+	b1(e, 0x4e); b1(e, 0x8b);
+	blk_modrm_r10(e, R10, 2, tlb_base(t) + BT_TLBE_ADDEND);
 }
 
 /* Emits the probe for r11 = guest linear address, then the tail. Members of
@@ -1039,7 +1050,7 @@ static void site(struct tctx *t, struct tinsn *x, unsigned size, bool rd, bool w
 		probe_addend(t);
 		lea_r11_r10(e, true);
 	} else {
-		b1(e, 0x65); b1(e, 0x4d); b1(e, 0x03); b1(e, 0x9a); b4(e, tlb_base(t) + BT_TLBE_HOST);
+		b1(e, 0x4e); b1(e, 0x03); blk_modrm_r10(e, R11, 0, tlb_base(t) + BT_TLBE_HOST);
 	}
 	if (form == PF_CF)
 		cf_restore(e);
@@ -1068,7 +1079,7 @@ static void borrowed_save(struct tctx *t)
 {
 	for (int g = 0; g < 16; g++)
 		if (t->borrowed & (1u << g))
-			gs_store(&t->e, BT_OFF_GPR + 8 * (uint32_t)g, g);
+			blk_store(&t->e, BT_OFF_GPR + 8 * (uint32_t)g, g);
 }
 
 /* The guest values of the slot registers back from the vCPU block: before
@@ -1078,7 +1089,7 @@ static void borrowed_restore(struct tctx *t)
 {
 	for (int g = 0; g < 16; g++)
 		if (t->borrowed & (1u << g))
-			gs_load(&t->e, g, BT_OFF_GPR + 8 * (uint32_t)g, true);
+			blk_load(&t->e, g, BT_OFF_GPR + 8 * (uint32_t)g, true);
 }
 
 static void jump_exit(struct tctx *t, uint8_t opc0, int opc1, uint64_t target)
@@ -1142,11 +1153,11 @@ static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o
 		r.operands[0].reg.value = a32 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11;
 		r.operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
 		if (displaced(base)) {
-			gs_load(e, R11, BT_OFF_GPR + 8 * gpr_num(base), true);
+			blk_load(e, R11, BT_OFF_GPR + 8 * gpr_num(base), true);
 			base = a32 ? ZYDIS_REGISTER_R11D : ZYDIS_REGISTER_R11;
 		}
 		if (displaced(index)) {
-			gs_load(e, R10, BT_OFF_GPR + 8 * gpr_num(index), true);
+			blk_load(e, R10, BT_OFF_GPR + 8 * gpr_num(index), true);
 			index = a32 ? ZYDIS_REGISTER_R10D : ZYDIS_REGISTER_R10;
 		}
 		r.operands[1].mem.base = base;
@@ -1161,7 +1172,7 @@ static int emit_ea(struct tctx *t, struct tinsn *x, const ZydisDecodedOperand *o
 	int seg = bt_seg_of(o->mem.segment);
 	bool add = seg == SEG_FS || seg == SEG_GS || (!t->m64 && !t->flat);
 	if (add) {
-		gs_load(e, R10, BT_OFF_SEGBASE + 8 * seg, true);
+		blk_load(e, R10, BT_OFF_SEGBASE + 8 * seg, true);
 		lea_r11_r10(e, t->m64);
 	}
 	return 0;
@@ -1183,7 +1194,7 @@ static void slot_to_r11(struct tctx *t)
 	else if (t->slot_in_r10)
 		mov_rr(&t->e, R11, R10, true);
 	else
-		gs_load(&t->e, R11, BT_OFF_GBASE + 8 * (uint32_t)t->cur_slot, true);
+		blk_load(&t->e, R11, BT_OFF_GBASE + 8 * (uint32_t)t->cur_slot, true);
 	t->slot_in_r10 = false;
 }
 
@@ -1419,25 +1430,25 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	/* The borrowed base first: the displaced loads may overwrite r11. */
 	if (borrow >= 0) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
-		gs_store(&te, BT_OFF_TMP3, borrow);
+		blk_store(&te, BT_OFF_TMP3, borrow);
 		mov_rr(&te, borrow, R11, true);
 		tl = (int)(te.p - tail);
 	}
 	for (int k = 0; k < ndisp; k++) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
 		if (bitmem) {
-			/* pext r10, reg64, gs:[mask for the operand size] */
+			/* pext r10, reg64, [mask for the operand size] */
 			int src = bitreg;
 			if (bitdisp) {
-				gs_load(&te, R10, BT_OFF_GPR + 8 * bitreg, true);
+				blk_load(&te, R10, BT_OFF_GPR + 8 * bitreg, true);
 				src = R10;
 			}
-			b1(&te, 0x65); b1(&te, 0xc4); b1(&te, 0x62);
+			b1(&te, 0xc4); b1(&te, 0x62);
 			b1(&te, (uint8_t)(0x80 | ((~src & 15) << 3) | 2));
-			b1(&te, 0xf5); b1(&te, 0x14); b1(&te, 0x25);
-			b4(&te, BT_OFF_MASKBIT + 8 * (bitw == 2 ? 0 : bitw == 4 ? 1 : 2));
+			b1(&te, 0xf5);
+			blk_modrm(&te, R10, BT_OFF_MASKBIT + 8 * (bitw == 2 ? 0 : bitw == 4 ? 1 : 2));
 		} else {
-			gs_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
+			blk_load(&te, scratch_of[k], BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), true);
 		}
 		tl = (int)(te.p - tail);
 	}
@@ -1445,7 +1456,7 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 	tl += n;
 	if (borrow >= 0) {
 		struct em te = { tail + tl, tail, tail + sizeof(tail), false };
-		gs_load(&te, borrow, BT_OFF_TMP3, true);
+		blk_load(&te, borrow, BT_OFF_TMP3, true);
 		tl = (int)(te.p - tail);
 	}
 	for (int k = 0; k < ndisp && !bitmem; k++) {
@@ -1457,7 +1468,7 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 				written = true;
 		if (written) {
 			struct em te = { tail + tl, tail, tail + sizeof(tail), false };
-			gs_store(&te, BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), scratch_of[k]);
+			blk_store(&te, BT_OFF_GPR + 8 * gpr_num(disp_regs[k]), scratch_of[k]);
 			tl = (int)(te.p - tail);
 		}
 	}
@@ -1474,11 +1485,11 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 		return -1;
 	if (bitmem) {
 		int shift = bitw == 2 ? 4 : bitw == 4 ? 5 : 6;
-		gs_store(e, BT_OFF_TMP3, R11);
+		blk_store(e, BT_OFF_TMP3, R11);
 		b1(e, 0x41); b1(e, 0xbb); b4(e, (uint32_t)shift);      /* mov r11d, shift */
 		int src = bitreg;
 		if (bitdisp) {
-			gs_load(e, R10, BT_OFF_GPR + 8 * bitreg, true);
+			blk_load(e, R10, BT_OFF_GPR + 8 * bitreg, true);
 			src = R10;
 		}
 		if (bitw == 8) {
@@ -1494,7 +1505,7 @@ static int emit_gen(struct tctx *t, struct tinsn *x)
 			b1(e, (uint8_t)(0xd0 | (src & 7)));
 		}
 		b1(e, 0xc4); b1(e, 0x42); b1(e, 0xa2); b1(e, 0xf7); b1(e, 0xd2); /* sarx r10,r10,r11 */
-		gs_load(e, R11, BT_OFF_TMP3, true);
+		blk_load(e, R11, BT_OFF_TMP3, true);
 		/* a 32-bit address size wraps the offset address too (67 btc) */
 		b1(e, t->m64 && in->address_width == 64 ? 0x4f : 0x47);
 		b1(e, 0x8d); b1(e, 0x1c);
@@ -1552,11 +1563,11 @@ static int emit_lea(struct tctx *t, struct tinsn *x)
 		if (w == 8 || w == 4) {
 			if (w == 4)
 				mov_rr(e, R11, R11, false);
-			gs_store(e, BT_OFF_GPR + 8 * g, R11);
+			blk_store(e, BT_OFF_GPR + 8 * g, R11);
 		} else {
-			gs_load(e, R10, BT_OFF_GPR + 8 * g, true);
+			blk_load(e, R10, BT_OFF_GPR + 8 * g, true);
 			b1(e, 0x66); b1(e, 0x45); b1(e, 0x89); b1(e, 0xda);     /* mov r10w, r11w */
-			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+			blk_store(e, BT_OFF_GPR + 8 * g, R10);
 		}
 	} else if (w == 2) {
 		b1(e, 0x66);
@@ -1587,20 +1598,20 @@ static void stack_ea(struct tctx *t, int delta)
 		t->ea_host = true;
 		return;
 	}
-	gs_load(e, R11, BT_OFF_GPR + 8 * GPR_RSP, t->m64);
+	blk_load(e, R11, BT_OFF_GPR + 8 * GPR_RSP, t->m64);
 	if (delta)
 		lea_disp(e, R11, R11, delta, t->m64);
 	if (!t->m64 && !t->flat) {
-		gs_load(e, R10, BT_OFF_SEGBASE + 8 * SEG_SS, true);
+		blk_load(e, R10, BT_OFF_SEGBASE + 8 * SEG_SS, true);
 		lea_r11_r10(e, false);
 	}
 }
 
 static void rsp_update(struct em *e, int delta, bool w64)
 {
-	gs_load(e, R10, BT_OFF_GPR + 8 * GPR_RSP, true);
+	blk_load(e, R10, BT_OFF_GPR + 8 * GPR_RSP, true);
 	lea_disp(e, R10, R10, delta, w64);
-	gs_store(e, BT_OFF_GPR + 8 * GPR_RSP, R10);
+	blk_store(e, BT_OFF_GPR + 8 * GPR_RSP, R10);
 }
 
 /* Push of a value described by (reg or imm); returns tail in buf. */
@@ -1627,10 +1638,10 @@ static void push_value(struct tctx *t, struct tinsn *x, int n, int reg, bool is_
 		mov_imm64(&te, R10, imm);
 		mov_r11mem(&te, R10, n, false);
 	} else if (reg < 0) {
-		gs_load(&te, R10, BT_OFF_TMP2, true);
+		blk_load(&te, R10, BT_OFF_TMP2, true);
 		mov_r11mem(&te, R10, n, false);
 	} else if (reg == GPR_RSP || reg == GPR_R10 || reg == GPR_R11) {
-		gs_load(&te, R10, BT_OFF_GPR + 8 * reg, true);
+		blk_load(&te, R10, BT_OFF_GPR + 8 * reg, true);
 		mov_r11mem(&te, R10, n, false);
 	} else {
 		mov_r11mem(&te, reg, n, false);
@@ -1654,10 +1665,10 @@ static int emit_push(struct tctx *t, struct tinsn *x)
 
 static void pext_pdep_r10(struct em *e, uint32_t mask_off)
 {
-	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5); b1(e, 0x14);
-	b1(e, 0x25); b4(e, mask_off);                           /* pext r10, r10, mask */
-	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xab); b1(e, 0xf5); b1(e, 0x14);
-	b1(e, 0x25); b4(e, mask_off);                           /* pdep r10, r10, mask */
+	b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5);
+	blk_modrm(e, R10, mask_off);                            /* pext r10, r10, mask */
+	b1(e, 0xc4); b1(e, 0x62); b1(e, 0xab); b1(e, 0xf5);
+	blk_modrm(e, R10, mask_off);                            /* pdep r10, r10, mask */
 }
 
 #define OFF_SYS ((uint32_t)offsetof(struct bt_cpu, rflags_sys))
@@ -1671,7 +1682,7 @@ static int emit_pushm(struct tctx *t, struct tinsn *x)
 	uint8_t tail[32];
 	struct em te = { tail, tail, tail + sizeof(tail), false };
 	mov_r11mem(&te, R10, n, true);
-	gs_store(&te, BT_OFF_TMP2, R10);
+	blk_store(&te, BT_OFF_TMP2, R10);
 	/* An RSP/RBP-based source is SS-relative: non-canonical is #SS. */
 	site(t, x, n, true, false, x->op[0].mem.segment == ZYDIS_REGISTER_SS, tail,
 	     (int)(te.p - tail), next_rip(t, x));
@@ -1688,9 +1699,9 @@ static int emit_pushf(struct tctx *t, struct tinsn *x)
 	b1(e, 0x9c);                                            /* pushfq */
 	b1(e, 0x41); b1(e, 0x5a);                               /* pop r10 */
 	pext_pdep_r10(e, BT_OFF_MASKARITH);
-	gs_load(e, R11, OFF_SYS, true);
+	blk_load(e, R11, OFF_SYS, true);
 	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x1a);     /* lea r10, [r10+r11] */
-	gs_store(e, BT_OFF_TMP2, R10);
+	blk_store(e, BT_OFF_TMP2, R10);
 	push_value(t, x, n, -1, false, 0, next_rip(t, x));
 	return 0;
 }
@@ -1698,9 +1709,9 @@ static int emit_pushf(struct tctx *t, struct tinsn *x)
 static void emit_cli(struct tctx *t)
 {
 	struct em *e = &t->e;
-	gs_load(e, R10, OFF_SYS, true);
+	blk_load(e, R10, OFF_SYS, true);
 	pext_pdep_r10(e, BT_OFF_MASKNOTIF);
-	gs_store(e, OFF_SYS, R10);
+	blk_store(e, OFF_SYS, R10);
 }
 
 /* STI: if an interrupt is already pending, let the emulator do it (it
@@ -1708,20 +1719,20 @@ static void emit_cli(struct tctx *t)
 static void emit_sti(struct tctx *t, struct tinsn *x)
 {
 	struct em *e = &t->e;
-	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
+	blk_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
 	mov_imm64(e, R10, (uint64_t)&t->c->vcpu->irq_pending);
 	b1(e, 0x41); b1(e, 0x0f); b1(e, 0xb6); b1(e, 0x0a);     /* movzx ecx, byte [r10] */
 	b1(e, 0xe3);
 	uint8_t *rel = e->p;
 	b1(e, 0);
 	uint8_t *from = e->p;
-	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	blk_load(e, 1, BT_OFF_TMPRCX, true);
 	store_rip_exit(e, x->rip, BT_EXIT_EMULATE);
 	*rel = (uint8_t)(e->p - from);
-	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	blk_load(e, 1, BT_OFF_TMPRCX, true);
 	emit_cli(t);
 	b1(e, 0x4d); b1(e, 0x8d); b1(e, 0x92); b4(e, 0x200);    /* lea r10, [r10+0x200] */
-	gs_store(e, OFF_SYS, R10);
+	blk_store(e, OFF_SYS, R10);
 }
 
 static void emit_swapgs(struct tctx *t)
@@ -1730,11 +1741,11 @@ static void emit_swapgs(struct tctx *t)
 	uint32_t gsb = (uint32_t)offsetof(struct bt_cpu, seg) + SEG_GS * sizeof(struct x86_seg) +
 		       (uint32_t)offsetof(struct x86_seg, base);
 	uint32_t kgs = (uint32_t)offsetof(struct bt_cpu, kernel_gs_base);
-	gs_load(e, R10, gsb, true);
-	gs_load(e, R11, kgs, true);
-	gs_store(e, gsb, R11);
-	gs_store(e, BT_OFF_SEGBASE + 8 * SEG_GS, R11);
-	gs_store(e, kgs, R10);
+	blk_load(e, R10, gsb, true);
+	blk_load(e, R11, kgs, true);
+	blk_store(e, gsb, R11);
+	blk_store(e, BT_OFF_SEGBASE + 8 * SEG_GS, R11);
+	blk_store(e, kgs, R10);
 }
 
 static int emit_pop(struct tctx *t, struct tinsn *x)
@@ -1747,12 +1758,12 @@ static int emit_pop(struct tctx *t, struct tinsn *x)
 		if (n == 2)
 			return -1;
 		mov_r11mem(&te, R10, n, true);
-		gs_store(&te, BT_OFF_GPR + 8 * GPR_RSP, R10);
+		blk_store(&te, BT_OFF_GPR + 8 * GPR_RSP, R10);
 	} else {
 		if (g == GPR_R10 || g == GPR_R11) {
-			gs_load(&te, R10, BT_OFF_GPR + 8 * g, true);
+			blk_load(&te, R10, BT_OFF_GPR + 8 * g, true);
 			mov_r11mem(&te, R10, n, true);
-			gs_store(&te, BT_OFF_GPR + 8 * g, R10);
+			blk_store(&te, BT_OFF_GPR + 8 * g, R10);
 		} else {
 			mov_r11mem(&te, g, n, true);
 		}
@@ -1770,13 +1781,13 @@ static int emit_leave(struct tctx *t, struct tinsn *x)
 	if (n == 2 || (!t->m64 && !t->flat))
 		return -1;
 	lea_disp(e, R10, GPR_RBP, n, t->m64);
-	gs_store(e, BT_OFF_TMP2, R10);
+	blk_store(e, BT_OFF_TMP2, R10);
 	mov_rr(e, R11, GPR_RBP, t->m64);
 	uint8_t tail[64];
 	struct em te = { tail, tail, tail + sizeof(tail), false };
 	mov_r11mem(&te, GPR_RBP, n, true);
-	gs_load(&te, R10, BT_OFF_TMP2, true);
-	gs_store(&te, BT_OFF_GPR + 8 * GPR_RSP, R10);
+	blk_load(&te, R10, BT_OFF_TMP2, true);
+	blk_store(&te, BT_OFF_GPR + 8 * GPR_RSP, R10);
 	site(t, x, n, true, false, true, tail, (int)(te.p - tail), next_rip(t, x));
 	return 0;
 }
@@ -1800,7 +1811,7 @@ static int load_target(struct tctx *t, struct tinsn *x, uint64_t smc_next)
 	if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		int g = gpr_num(o->reg.value);
 		if (g == GPR_RSP || g == GPR_R10 || g == GPR_R11)
-			gs_load(e, R11, BT_OFF_GPR + 8 * g, t->m64);
+			blk_load(e, R11, BT_OFF_GPR + 8 * g, t->m64);
 		else
 			mov_rr(e, R11, g, t->m64);
 		return 0;
@@ -1838,13 +1849,13 @@ static void indirect(struct tctx *t, uint64_t site_rip, int64_t delta)
 static void indirect_ex(struct tctx *t, bool chain_miss)
 {
 	struct em *e = &t->e;
-	gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
+	blk_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);
 	b1(e, 0xc4); b1(e, 0x43); b1(e, 0xfb); b1(e, 0xf0); b1(e, 0xd3); b1(e, 4); /* rorx r10, r11, 4 */
 	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x1a);     /* lea r10, [r10+r11] */
-	b1(e, 0x65); b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5); b1(e, 0x14);
-	b1(e, 0x25); b4(e, BT_OFF_MASKJC);                      /* pext r10, r10, jcmask */
+	b1(e, 0xc4); b1(e, 0x62); b1(e, 0xaa); b1(e, 0xf5);
+	blk_modrm(e, R10, BT_OFF_MASKJC);                       /* pext r10, r10, jcmask */
 	b1(e, 0x4f); b1(e, 0x8d); b1(e, 0x14); b1(e, 0x12);     /* lea r10, [r10+r10] */
-	gs_load(e, 1, BT_OFF_JCPTR, true);                      /* mov rcx, gs:[jcptr] */
+	blk_load(e, 1, BT_OFF_JCPTR, true);                      /* mov rcx, [jcptr] */
 	b1(e, 0x4e); b1(e, 0x8d); b1(e, 0x14); b1(e, 0xd1);     /* lea r10, [rcx+r10*8] */
 	b1(e, 0x49); b1(e, 0x8b); b1(e, 0x0a);                  /* mov rcx, [r10] */
 	b1(e, 0x48); b1(e, 0xf7); b1(e, 0xd1);                  /* not rcx */
@@ -1853,17 +1864,17 @@ static void indirect_ex(struct tctx *t, bool chain_miss)
 	uint8_t *rel = e->p;
 	b1(e, 0);
 	uint8_t *miss = e->p;
-	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	blk_load(e, 1, BT_OFF_TMPRCX, true);
 	if (!chain_miss) {
 		mov_imm64(e, R10, ind_site_rip);
-		gs_store(e, BT_OFF_INDSITE, R10);
-		gs_store_imm(e, BT_OFF_INDDELTA, (int32_t)ind_site_delta);
+		blk_store(e, BT_OFF_INDSITE, R10);
+		blk_store_imm(e, BT_OFF_INDDELTA, (int32_t)ind_site_delta);
 	}
-	gs_store(e, BT_OFF_RIP, R11);
-	gs_store_imm(e, BT_OFF_REASON, chain_miss ? BT_EXIT_CHAIN : BT_EXIT_LOOKUP);
-	gs_jmp(e, BT_OFF_A_EXIT);
+	blk_store(e, BT_OFF_RIP, R11);
+	blk_store_imm(e, BT_OFF_REASON, chain_miss ? BT_EXIT_CHAIN : BT_EXIT_LOOKUP);
+	blk_jmp(e, BT_OFF_A_EXIT);
 	*rel = (uint8_t)(e->p - miss);
-	gs_load(e, 1, BT_OFF_TMPRCX, true);
+	blk_load(e, 1, BT_OFF_TMPRCX, true);
 	b1(e, 0x41); b1(e, 0xff); b1(e, 0x62); b1(e, 0x08);     /* jmp [r10+8] */
 }
 
@@ -1872,16 +1883,16 @@ static void exit_chain(struct tctx *t, uint64_t target)
 	jump_exit(t, 0xe9, -1, target);
 }
 
-/* Calls the helper trampoline at gs:[off] with the instruction's RIP and
+/* Calls the helper trampoline at [block + off] with the instruction's RIP and
  * the next RIP in the block (where it resumes or faults). */
 static void helper_call(struct tctx *t, struct tinsn *x, uint32_t off)
 {
 	struct em *e = &t->e;
 	mov_imm64(e, R10, x->rip);
-	gs_store(e, BT_OFF_RIP, R10);
+	blk_store(e, BT_OFF_RIP, R10);
 	mov_imm64(e, R10, next_rip(t, x));
-	gs_store(e, BT_OFF_NEXT, R10);
-	gs_call(e, off);
+	blk_store(e, BT_OFF_NEXT, R10);
+	blk_call(e, off);
 }
 
 static int emit_insn(struct tctx *t, struct tinsn *x)
@@ -1923,10 +1934,10 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		}
 		int g = gpr_num(x->op[0].reg.value);
 		if (g == GPR_RSP || g == GPR_R10 || g == GPR_R11) {
-			gs_load(e, R10, off, true);
-			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+			blk_load(e, R10, off, true);
+			blk_store(e, BT_OFF_GPR + 8 * g, R10);
 		} else {
-			gs_load(e, g, off, true);
+			blk_load(e, g, off, true);
 		}
 		return 0;
 	}
@@ -1939,13 +1950,13 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 			((x->in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE |
 					      ZYDIS_ATTRIB_HAS_REPNE)) ? BT_STR_REP : 0) |
 			(x->in.address_width == 32 ? BT_STR_A32 : 0);
-		gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)info);
+		blk_store_imm(e, BT_OFF_SLOWINFO, (int32_t)info);
 		helper_call(t, x, BT_OFF_A_HELPER);
 		return 0;
 	}
 	case K_RDTSCP:
 		b1(e, 0x0f); b1(e, 0x31);                               /* rdtsc */
-		gs_load(e, 1, (uint32_t)offsetof(struct bt_cpu, tsc_aux), false); /* mov ecx, aux */
+		blk_load(e, 1, (uint32_t)offsetof(struct bt_cpu, tsc_aux), false); /* mov ecx, aux */
 		return 0;
 	case K_VMI:
 		helper_call(t, x, BT_OFF_A_VMI);
@@ -1953,12 +1964,12 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 	case K_INVLPG:
 		if (emit_ea(t, x, &x->op[0]) < 0)
 			return -1;
-		gs_store(e, BT_OFF_TMP3, R11);
-		gs_store_imm(e, BT_OFF_SLOWINFO, BT_SYS_INVLPG);
+		blk_store(e, BT_OFF_TMP3, R11);
+		blk_store_imm(e, BT_OFF_SLOWINFO, BT_SYS_INVLPG);
 		helper_call(t, x, BT_OFF_A_SYS);
 		return 0;
 	case K_WRCR:
-		gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)(BT_SYS_WRCR |
+		blk_store_imm(e, BT_OFF_SLOWINFO, (int32_t)(BT_SYS_WRCR |
 			(uint32_t)(x->op[0].reg.value - ZYDIS_REGISTER_CR0) << 8 |
 			(uint32_t)gpr_num(x->op[1].reg.value) << 16));
 		helper_call(t, x, BT_OFF_A_SYS);
@@ -1972,14 +1983,11 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 				(uint32_t)offsetof(struct x86_seg, sel);
 		int g = gpr_num(x->op[0].reg.value);
 		int dst = (g == GPR_RSP || g == GPR_R10 || g == GPR_R11) ? R10 : g;
-		b1(e, 0x65);
 		rex(e, false, dst, 0, 0, false);
-		b1(e, 0x0f); b1(e, 0xb7);                       /* movzx r32, word gs:[off] */
-		b1(e, (uint8_t)(((dst & 7) << 3) | 4));
-		b1(e, 0x25);
-		b4(e, off);
+		b1(e, 0x0f); b1(e, 0xb7);                       /* movzx r32, word [off] */
+		blk_modrm(e, dst, off);
 		if (dst == R10)
-			gs_store(e, BT_OFF_GPR + 8 * g, R10);
+			blk_store(e, BT_OFF_GPR + 8 * g, R10);
 		return 0;
 	}
 	case K_VERW: {
@@ -2057,7 +2065,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		 * through a lookup that turns it into #GP with no RSP change. */
 		uint8_t *bad = NULL;
 		if (t->m64) {
-			gs_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);         /* mov gs:[tmp], rcx */
+			blk_rm(e, 0x89, 1, true, BT_OFF_TMPRCX);         /* mov [tmp], rcx */
 			mov_imm64(e, R10, 1ull << 47);
 			b1(e, 0x4b); b1(e, 0x8d); b1(e, 0x0c); b1(e, 0x13); /* lea rcx,[r11+r10] */
 			b1(e, 0x41); b1(e, 0xba); b4(e, 48);             /* mov r10d, 48 */
@@ -2066,16 +2074,16 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 			b1(e, 0xe9);
 			bad = e->p;
 			b4(e, 0);
-			gs_load(e, 1, BT_OFF_TMPRCX, true);              /* ok: */
+			blk_load(e, 1, BT_OFF_TMPRCX, true);              /* ok: */
 		}
-		gs_store(e, BT_OFF_TMP2, R11);
+		blk_store(e, BT_OFF_TMP2, R11);
 		push_value(t, x, n, 0, true, next_rip(t, x), next_rip(t, x));
-		gs_load(e, R11, BT_OFF_TMP2, true);
+		blk_load(e, R11, BT_OFF_TMP2, true);
 		indirect(t, x->rip, -n);
 		if (bad) {
 			int32_t rel = (int32_t)(e->p - (bad + 4));
 			memcpy(bad, &rel, 4);
-			gs_load(e, 1, BT_OFF_TMPRCX, true);
+			blk_load(e, 1, BT_OFF_TMPRCX, true);
 			/* The CPU checks the stack before the target: the lookup
 			 * exit probes the push first (BT_IND_CALLPUSH). */
 			indirect(t, x->rip, BT_IND_CALLPUSH + n);
@@ -2095,7 +2103,7 @@ static int emit_insn(struct tctx *t, struct tinsn *x)
 		push_value(t, x, 8, g, false, 0, t->rp_jmp);
 		rsp_update(e, 8, true);
 		if (g == GPR_R10 || g == GPR_R11)
-			gs_load(e, R11, BT_OFF_GPR + 8 * g, true);
+			blk_load(e, R11, BT_OFF_GPR + 8 * g, true);
 		else
 			mov_rr(e, R11, g, true);
 		indirect(t, t->rp_ret, 8);
@@ -2308,23 +2316,23 @@ static void emit_stubs(struct tctx *t)
 		if (st->kind == ST_SLOW) {
 			patch32(st->field, e->p);
 			if (st->tagoff)         /* r11 = lin again */
-				b1(e, 0x65), b1(e, 0x4d), b1(e, 0x03), b1(e, 0x9a), b4(e, st->tagoff);
+				b1(e, 0x4e), b1(e, 0x03), blk_modrm_r10(e, R11, 0, st->tagoff);
 			else                    /* flag-free probe: r11 intact, RCX spilled */
-				gs_load(e, 1, BT_OFF_TMPRCX, true);
+				blk_load(e, 1, BT_OFF_TMPRCX, true);
 			if (st->keep_cf)        /* the helper and the tail see the guest's CF */
 				cf_restore(e);
-			gs_store_imm(e, BT_OFF_SLOWINFO, (int32_t)st->info);
+			blk_store_imm(e, BT_OFF_SLOWINFO, (int32_t)st->info);
 			b1(e, 0x4c); b1(e, 0x8d); b1(e, 0x15);
 			b4(e, (uint32_t)(st->probe - (e->p + 4)));
-			gs_store(e, BT_OFF_RETRY, R10);
+			blk_store(e, BT_OFF_RETRY, R10);
 			b1(e, 0x4c); b1(e, 0x8d); b1(e, 0x15);
 			b4(e, (uint32_t)(st->after - (e->p + 4)));
-			gs_store(e, BT_OFF_AFTER, R10);
+			blk_store(e, BT_OFF_AFTER, R10);
 			mov_imm64(e, R10, st->rip);
-			gs_store(e, BT_OFF_RIP, R10);
+			blk_store(e, BT_OFF_RIP, R10);
 			mov_imm64(e, R10, st->next);
-			gs_store(e, BT_OFF_NEXT, R10);
-			gs_call(e, BT_OFF_A_SLOW);
+			blk_store(e, BT_OFF_NEXT, R10);
+			blk_call(e, BT_OFF_A_SLOW);
 			if (s->nmap < BT_MAP_MAX) {
 				s->map[s->nmap] = (uint32_t)(e->p - e->start);
 				s->map_rip[s->nmap] = st->rip;
@@ -2332,7 +2340,7 @@ static void emit_stubs(struct tctx *t)
 				t->b->nmap++;
 			}
 			bn(e, st->tail, st->tail_len);
-			gs_call(e, BT_OFF_A_COMMIT);
+			blk_call(e, BT_OFF_A_COMMIT);
 		} else if (st->kind == ST_EXIT) {
 			/* Unlinked direct branch: probe the jump cache (cross-page
 			 * targets stay on this path); a miss asks the dispatcher,
@@ -2346,9 +2354,9 @@ static void emit_stubs(struct tctx *t)
 				cr->stub = e->p;
 				cr->in_next = -1;
 				mov_imm64(e, R11, (uint64_t)cr);
-				gs_store(e, BT_OFF_CHAIN, R11);
+				blk_store(e, BT_OFF_CHAIN, R11);
 			} else {
-				gs_store_imm(e, BT_OFF_CHAIN, 0);
+				blk_store_imm(e, BT_OFF_CHAIN, 0);
 			}
 			uint64_t lin0 = t->m64 ? t->b->rip : ((t->b->cs_base + t->b->rip) & 0xffffffffull);
 			uint64_t tlin = t->m64 ? st->target :
@@ -2356,13 +2364,13 @@ static void emit_stubs(struct tctx *t)
 			if ((tlin ^ lin0) < 4096 && ((tlin ^ lin0) & ~0xfffull) == 0) {
 				/* Same page: the dispatcher will patch the jmp. */
 				if ((int64_t)st->target == (int32_t)st->target) {
-					gs_store_imm(e, BT_OFF_RIP, (int32_t)st->target);
+					blk_store_imm(e, BT_OFF_RIP, (int32_t)st->target);
 				} else {
 					mov_imm64(e, R11, st->target);
-					gs_store(e, BT_OFF_RIP, R11);
+					blk_store(e, BT_OFF_RIP, R11);
 				}
-				gs_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
-				gs_jmp(e, BT_OFF_A_EXIT);
+				blk_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
+				blk_jmp(e, BT_OFF_A_EXIT);
 			} else {
 				mov_imm64(e, R11, st->target);
 				indirect_ex(t, true);
@@ -2451,7 +2459,7 @@ static int emit_group_copies(struct tctx *t)
 			    (t->gform[gj] != PF_FAST || t->borrowed)) {
 				patch32(t->gmiss[gj], e->p);
 				if (t->gform[gj] == PF_FREE)
-					gs_load(e, 1, BT_OFF_TMPRCX, true);
+					blk_load(e, 1, BT_OFF_TMPRCX, true);
 				else if (t->gform[gj] == PF_CF)
 					cf_restore(e);
 				borrowed_restore(t);
@@ -2656,15 +2664,15 @@ int bt_translate(struct bt_cpu *c, struct bt_block *b)
 	struct stub *ps = new_stub(&t, ST_POLL);
 	ps->target = b->rip;
 	if (t.ins[0].live_in == 0 && !s->precise_flags) {
-		b1(e, 0x65); b1(e, 0x80); b1(e, 0x3c); b1(e, 0x25); b4(e, BT_OFF_EXITREQ); b1(e, 0);
+		b1(e, 0x80); blk_modrm(e, 7, BT_OFF_EXITREQ); b1(e, 0);
 		b1(e, 0x0f); b1(e, 0x85);                       /* jne stub */
 		ps->field = e->p;
 		ps->kind = ST_POLL_CMP;
 		b4(e, 0);
 	} else {
 		b1(e, 0x49); b1(e, 0x89); b1(e, 0xca);          /* mov r10, rcx */
-		b1(e, 0x65); b1(e, 0x0f); b1(e, 0xb6); b1(e, 0x0c); b1(e, 0x25);
-		b4(e, BT_OFF_EXITREQ);                          /* movzx ecx, byte gs:[req] */
+		b1(e, 0x0f); b1(e, 0xb6);
+		blk_modrm(e, 1, BT_OFF_EXITREQ);                /* movzx ecx, byte [req] */
 		b1(e, 0xe3); b1(e, 5);                          /* jrcxz +5 */
 		b1(e, 0xe9);
 		ps->field = e->p;
