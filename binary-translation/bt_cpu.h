@@ -126,6 +126,7 @@ struct bt_chainrec {
 	uint32_t gen;
 	uint8_t *field;         /* rel32 field to patch */
 	uint8_t *stub;          /* where field jumps while unlinked */
+	uint8_t *alt;           /* jump-cache probe for a target it cannot link, or NULL */
 	int32_t in_next;        /* next record linked to the same block, -1 */
 };
 
@@ -373,6 +374,7 @@ int bt_mmu_init(struct bt_state *s, struct vm *vm);
 void bt_tlb_flush(struct bt_cpu *c);
 void bt_tlb_flush_cr3(struct bt_cpu *c);        /* keeps global entries */
 void bt_tlb_invlpg(struct bt_cpu *c, uint64_t lin);
+void bt_chain_probe(struct bt_chainrec *cr);
 void bt_jc_insert(struct bt_cpu *c, int t, uint64_t rip, uint64_t host);
 /* Linear -> physical. Returns 0, or -1 after delivering #PF/#GP (c->reason). */
 int bt_fetch_probe(struct bt_cpu *c, uint64_t lin, uint64_t *gpa);

@@ -672,8 +672,12 @@ static int bt_vcpu_run(struct vcpu *v, struct vcpu_exit *exit)
 			/* Only if we are really at the branch target (an interrupt
 			 * delivered in between moves RIP elsewhere). */
 			if (pend->gen == s->gen && pend->src >= 0 && pend->src < s->nblocks &&
-			    b->rip == pend_rip && chainable(&s->blocks[pend->src], b))
-				bt_chain_link(c, pend, b);
+			    b->rip == pend_rip) {
+				if (chainable(&s->blocks[pend->src], b))
+					bt_chain_link(c, pend, b);
+				else if (pend->alt && !b->emulate_first && s->blocks[pend->src].valid)
+					bt_chain_probe(pend);
+			}
 			pend = NULL;
 		}
 		if (b->emulate_first) {

@@ -2208,6 +2208,13 @@ void bt_chain_link(struct bt_cpu *c, struct bt_chainrec *cr, struct bt_block *ds
 	dst->in_head = (int32_t)(cr - s->chains);
 }
 
+/* The branch cannot be linked to its target: it probes the jump cache from
+ * now on instead of leaving for the dispatcher. */
+void bt_chain_probe(struct bt_chainrec *cr)
+{
+	patch32(cr->field, cr->alt);
+}
+
 void bt_invalidate_page(struct bt_cpu *c, uint64_t page)
 {
 	struct bt_state *s = c->bt;
@@ -2346,12 +2353,14 @@ static void emit_stubs(struct tctx *t)
 			 * targets stay on this path); a miss asks the dispatcher,
 			 * which links same-page targets by patching the jmp. */
 			patch32(st->field, e->p);
+			struct bt_chainrec *cr = NULL;
 			if (s->nchains < BT_CHAIN_MAX) {
-				struct bt_chainrec *cr = &s->chains[s->nchains++];
+				cr = &s->chains[s->nchains++];
 				cr->src = (int32_t)(t->b - s->blocks);
 				cr->gen = s->gen;
 				cr->field = st->field;
 				cr->stub = e->p;
+				cr->alt = NULL;
 				cr->in_next = -1;
 				mov_imm64(e, R11, (uint64_t)cr);
 				blk_store(e, BT_OFF_CHAIN, R11);
@@ -2371,6 +2380,16 @@ static void emit_stubs(struct tctx *t)
 				}
 				blk_store_imm(e, BT_OFF_REASON, BT_EXIT_CHAIN);
 				blk_jmp(e, BT_OFF_A_EXIT);
+				/* For a target the dispatcher finds but cannot link
+				 * (a block that runs into a second page this one does
+				 * not share) it points the jmp here instead, so later
+				 * visits stay in translated code. */
+				if (cr) {
+					cr->alt = e->p;
+					blk_store_imm(e, BT_OFF_CHAIN, 0);      /* a miss links nothing */
+					mov_imm64(e, R11, st->target);
+					indirect_ex(t, true);
+				}
 			} else {
 				mov_imm64(e, R11, st->target);
 				indirect_ex(t, true);

@@ -198,6 +198,58 @@ static void test_bt_smc_chained_target(void)
 	run_to_hlt(code, sizeof(code), 7);
 }
 
+/* S (at CODE+7) jumps to T, which starts 8 bytes before a page end and has
+ * an instruction straddling it: the dispatcher cannot link S's jmp to T
+ * (T's second page is not S's), so it points the jmp at a jump-cache probe.
+ * T ends with dec ecx; jnz S. With smc, T rewrites a byte of its own
+ * straddling immediate on the second page during the first pass: the probe
+ * must not find the old T afterwards. */
+static void page_crossing_target(int iters, bool smc, uint64_t rax, uint64_t max_chain)
+{
+	static uint8_t code[0x1013];
+	memset(code, 0xf4, sizeof(code));
+	const uint8_t head[] = { 0xb9, (uint8_t)iters, (uint8_t)(iters >> 8), 0, 0, /* mov ecx, n */
+				 0x31, 0xc0,                                /* xor eax, eax */
+				 0x31, 0xdb,                                /* S: xor ebx, ebx */
+				 0xe9, 0xea, 0x0f, 0x00, 0x00 };            /* jmp T (0xff8) */
+	memcpy(code, head, sizeof(head));
+	const uint8_t t[] = { 0x83, 0xc0, 0x01,                     /* T: add eax, 1 */
+			      0x90, 0x90,
+			      0x81, 0xc0, 0x00, 0x00, 0x00, 0x00,   /* 0xffd: add eax, 0 */
+			      0xc6, 0x05, 0xf6, 0xff, 0xff, 0xff, 0x01, /* mov byte [0x1000], 1 */
+			      0xff, 0xc9,                           /* dec ecx */
+			      0x0f, 0x85, 0xf5, 0xef, 0xff, 0xff,   /* jnz S */
+			      0xf4 };
+	memcpy(code + 0xff8, t, sizeof(t));
+	if (!smc)
+		memset(code + 0x1003, 0x90, 7);
+	struct vm vm;
+	struct vm_config cfg;
+	CU_ASSERT_FATAL(make_vm64(&vm, &cfg, code, sizeof(code)) == 0);
+	struct vcpu_state st;
+	CU_ASSERT_EQUAL(run(&vm, &st), EXIT_HLT);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RAX], rax);
+	CU_ASSERT_EQUAL(st.gpr[GPR_RCX], 0);
+	struct bt_cpu *c = vm.vcpus[0].priv;
+	if (c->n.chain > max_chain)
+		fprintf(stderr, "page_crossing_target: %llu dispatcher chain exits\n",
+			(unsigned long long)c->n.chain);
+	CU_ASSERT(c->n.chain <= max_chain);
+	vm_destroy(&vm);
+}
+
+static void test_bt_page_crossing_target(void)
+{
+	/* 1000 passes, a handful of dispatcher visits (was one per pass) */
+	page_crossing_target(1000, false, 1000, 10);
+}
+
+static void test_bt_page_crossing_target_smc(void)
+{
+	/* pass 1 adds 1 + 0, then the immediate is 0x100: 1 + 257 + 257 */
+	page_crossing_target(3, true, 515, 100);
+}
+
 static void test_bt_smc_writable_tlb(void)
 {
 	/* A page written before it holds code has a writable soft-TLB entry;
@@ -463,6 +515,8 @@ UNIT_SUITE(bt,
 	UNIT_CASE(test_bt_self_modifying),
 	UNIT_CASE(test_bt_smc_peeked_code),
 	UNIT_CASE(test_bt_smc_chained_target),
+	UNIT_CASE(test_bt_page_crossing_target),
+	UNIT_CASE(test_bt_page_crossing_target_smc),
 	UNIT_CASE(test_bt_smc_writable_tlb),
 	UNIT_CASE(test_bt_sys_in_block),
 	UNIT_CASE(test_bt_sys_in_block_fault),
