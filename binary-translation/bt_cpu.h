@@ -54,7 +54,7 @@
 #define BT_TLBE_TAG_W     8
 #define BT_TLBE_HOST      16
 #define BT_TLBE_ADDEND    24
-#define BT_JC_BITS        14
+#define BT_JC_BITS        16
 #define BT_JC_SIZE        (1u << BT_JC_BITS)
 #define BT_OFF_JC         (BT_OFF_TLB + 2 * BT_TLB_SIZE * BT_TLBE_SIZE)
 #define BT_JC_FILL        4096    /* fill-list length before a flush scans all */
