@@ -52,7 +52,7 @@ bt_enter:
 	push r15
 	sub rsp, 8
 	mov gs:[BT_OFF_HOSTRSP], rsp
-	mov rsp, gs:[BT_OFF_SELF]       /* translated code: rsp = the block (page-aligned) */
+	mov rsp, gs:[BT_OFF_SELF]       /* rsp = the block: page-aligned, so helper calls see an ABI-aligned stack */
 	mov r11, rsi
 	push qword ptr gs:[BT_OFF_FLAGS]
 	popfq
